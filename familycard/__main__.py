@@ -1,0 +1,3 @@
+from familycard.cli import main
+
+raise SystemExit(main())

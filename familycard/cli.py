@@ -1,0 +1,151 @@
+"""``familycard`` command line (contract §3): ``run`` and ``generate``."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import sys
+import time
+from pathlib import Path
+from typing import Sequence
+
+__all__ = ["main"]
+
+DEFAULT_FAMILIES = 10_000
+DEFAULT_START = "2026-01-01"
+DEFAULT_DAYS = 365
+
+
+def _add_population_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--families", type=int, default=DEFAULT_FAMILIES, help="synthetic families")
+    p.add_argument("--start", default=DEFAULT_START, help="first day of the period (YYYY-MM-DD)")
+    p.add_argument("--days", type=int, default=DEFAULT_DAYS, help="length of the period in days")
+    p.add_argument("--seed", type=int, default=1, help="random seed (same seed, same population)")
+    p.add_argument("--bad-fraction", type=float, default=0.0,
+                   help="share of messages replaced by typical bad input (to exercise dead letters)")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="familycard", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="run the flows: embedded default, a file replay, or live on Kafka")
+    src = run.add_mutually_exclusive_group()
+    src.add_argument("--input", type=Path, help="replay a JSON-lines file of messages of all topics")
+    src.add_argument("--kafka", metavar="HOST:PORT", help="live mode on the contract's Kafka topics")
+    run.add_argument("--output", type=Path, default=Path("out"), help="output directory (file modes)")
+    run.add_argument("--workers", type=int, default=1, help="Bytewax worker processes")
+    run.add_argument("--recovery", type=Path, help="Bytewax recovery directory")
+    run.add_argument("--epoch-seconds", type=float, default=10.0, help="epoch (snapshot) interval")
+    run.add_argument("--stop-at-end", action="store_true",
+                     help="Kafka mode: stop once every input partition is read to its end")
+    run.add_argument("--process-id", type=int, help=argparse.SUPPRESS)
+    run.add_argument("--addresses", help=argparse.SUPPRESS)
+    _add_population_args(run)
+
+    gen = sub.add_parser("generate", help="write a synthetic population and its life events as JSON lines")
+    _add_population_args(gen)
+    gen.add_argument("--output", type=Path, help="file to write (default: standard output)")
+    return parser
+
+
+def _messages(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    from familycard.generator import generate
+
+    return generate(args.families, dt.date.fromisoformat(args.start), args.days, args.seed)
+
+
+def _write_events(args: argparse.Namespace, out) -> int:  # type: ignore[no-untyped-def]
+    from familycard.generator import corrupt, write_jsonl
+
+    if args.bad_fraction > 0:
+        n = 0
+        for line in corrupt(_messages(args), args.bad_fraction, args.seed):
+            out.write(line + b"\n")
+            n += 1
+        return n
+    return write_jsonl(_messages(args), out)
+
+
+def cmd_generate(args: argparse.Namespace) -> int:
+    if args.output:
+        with open(args.output, "wb") as fh:
+            n = _write_events(args, fh)
+    else:
+        n = _write_events(args, sys.stdout.buffer)
+        sys.stdout.buffer.flush()
+    print(f"generated {n} messages", file=sys.stderr)
+    return 0
+
+
+def _worker_argv(args: argparse.Namespace, input_path: Path) -> list[str]:
+    argv = ["run", "--input", str(input_path), "--output", str(args.output),
+            "--epoch-seconds", str(args.epoch_seconds)]
+    if args.recovery:
+        argv += ["--recovery", str(args.recovery)]
+    return argv
+
+
+def _count_lines(path: Path) -> int:
+    with open(path, "rb") as fh:
+        return sum(1 for line in fh if line.strip())
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from familycard.summary import format_summary, summarize_files
+    from flows.runner import run_cluster, run_local
+
+    if args.kafka:
+        return _run_kafka(args)
+
+    out: Path = args.output
+    out.mkdir(parents=True, exist_ok=True)
+    input_path = args.input
+    if input_path is None:  # the embedded default: generate, then replay like any file
+        input_path = out / "events.jsonl"
+        t0 = time.perf_counter()
+        with open(input_path, "wb") as fh:
+            n = _write_events(args, fh)
+        print(f"generated {n} messages for {args.families} families over {args.days} days "
+              f"in {time.perf_counter() - t0:.1f} s -> {input_path}")
+
+    if args.process_id is not None:  # one member of a cluster started by run_cluster
+        run_local(_file_flow(input_path, out), process_id=args.process_id,
+                  addresses=args.addresses.split(";"), recovery_dir=args.recovery,
+                  epoch_seconds=args.epoch_seconds)
+        return 0
+
+    t0 = time.perf_counter()
+    if args.workers > 1:
+        run_cluster(_worker_argv(args, input_path), args.workers)
+    else:
+        run_local(_file_flow(input_path, out), recovery_dir=args.recovery, epoch_seconds=args.epoch_seconds)
+    summary = summarize_files(out)
+    summary.seconds = time.perf_counter() - t0
+    summary.input_messages = _count_lines(input_path)
+    print(format_summary(summary))
+    print(f"outputs in {out}/: notifications.jsonl, dead-letters.jsonl")
+    return 0
+
+
+def _file_flow(input_path: Path, out: Path):  # type: ignore[no-untyped-def]
+    from flows.dataflow import Outputs, build_flow
+    from flows.files import JsonLinesSink, JsonLinesSource
+
+    return build_flow(
+        JsonLinesSource(input_path),
+        Outputs(JsonLinesSink(out / "notifications.jsonl"), JsonLinesSink(out / "dead-letters.jsonl")),
+    )
+
+
+def _run_kafka(args: argparse.Namespace) -> int:
+    from flows.kafka_flow import run_kafka
+
+    return run_kafka(args)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.command == "generate":
+        return cmd_generate(args)
+    return cmd_run(args)

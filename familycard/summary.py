@@ -1,0 +1,63 @@
+"""The run summary: counts by code and kind, dead letters by reason, and the input accounted for."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable
+
+import orjson
+
+__all__ = ["Summary", "summarize_files", "summarize_records", "format_summary"]
+
+
+@dataclass
+class Summary:
+    notifications: Counter[tuple[str, str]] = field(default_factory=Counter)
+    dead_letters: Counter[str] = field(default_factory=Counter)
+    input_messages: int = 0
+    seconds: float = 0.0
+
+    @property
+    def notification_total(self) -> int:
+        return sum(self.notifications.values())
+
+
+def summarize_records(notifications: Iterable[bytes], dead_letters: Iterable[bytes]) -> Summary:
+    s = Summary()
+    for line in notifications:
+        rec = orjson.loads(line)
+        s.notifications[(rec["code"], rec["kind"])] += 1
+    for line in dead_letters:
+        s.dead_letters[orjson.loads(line)["error"]["code"]] += 1
+    return s
+
+
+def _lines(path: Path) -> Iterable[bytes]:
+    if not path.exists():
+        return []
+    with open(path, "rb") as fh:
+        return [ln for ln in fh.read().splitlines() if ln.strip()]
+
+
+def summarize_files(out_dir: Path) -> Summary:
+    return summarize_records(_lines(out_dir / "notifications.jsonl"), _lines(out_dir / "dead-letters.jsonl"))
+
+
+def format_summary(s: Summary) -> str:
+    rows = [f"{'code':<30} {'kind':<11} {'count':>8}", "-" * 51]
+    for (code, kind), n in sorted(s.notifications.items()):
+        rows.append(f"{code:<30} {kind:<11} {n:>8}")
+    rows.append(f"{'notifications total':<42} {s.notification_total:>8}")
+    rows.append("")
+    rows.append(f"{'dead letters by code':<42} {'count':>8}")
+    rows.append("-" * 51)
+    for code, n in sorted(s.dead_letters.items()):
+        rows.append(f"{code:<42} {n:>8}")
+    rows.append(f"{'dead letters total':<42} {sum(s.dead_letters.values()):>8}")
+    if s.input_messages:
+        rows.append("")
+        rate = s.input_messages / s.seconds if s.seconds else 0.0
+        rows.append(f"input messages {s.input_messages}, wall time {s.seconds:.1f} s, {rate:,.0f} messages/s")
+    return "\n".join(rows)

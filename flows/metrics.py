@@ -1,0 +1,13 @@
+"""Prometheus metrics of the flows. Labels carry codes, topics and types, never personal data."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter
+
+__all__ = ["INPUT", "DEAD_LETTERS", "NOTIFICATIONS", "LATE", "HELD"]
+
+INPUT = Counter("familycard_input_messages", "Input messages read, by topic and event type", ["topic", "type"])
+DEAD_LETTERS = Counter("familycard_dead_letters", "Messages refused to the dead-letter topic, by error code", ["code"])
+NOTIFICATIONS = Counter("familycard_notifications", "Notifications written, by code and kind", ["code", "kind"])
+LATE = Counter("familycard_late_events", "Events recorded more than late_record_days after they occurred")
+HELD = Counter("familycard_held_events", "Facts held because their subject was not registered yet")

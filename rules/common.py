@@ -1,0 +1,81 @@
+"""Shared definitions of rules.md §2: guardians, birth order, insurance, dated offers."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from rules.decisions import NOTICE, OFFER, Decision
+from rules.engine import Context
+from state import dates
+from state.dates import Day, Month
+from state.family import FamilyCard
+from state.person import PersonCard
+
+__all__ = [
+    "guardian_of", "birth_order", "order_key", "insured_between", "offer", "notice", "fmt_kzt",
+]
+
+
+def guardian_of(child_family: FamilyCard, mother: PersonCard | None, father_iin: str | None, on: Day) -> PersonCard | None:
+    """The mother if alive and in the child's family, else the father, else the oldest living adult."""
+    fid = child_family.family_id
+    if mother is not None and mother.registered and mother.alive and mother.family_id == fid:
+        return mother
+    father = child_family.get(father_iin)
+    if father is not None and father.alive and father.family_id == fid:
+        return father
+    return child_family.oldest_adult(on)
+
+
+def guardian_of_child(ctx: Context, child: PersonCard) -> PersonCard | None:
+    family = ctx.family
+    mother = family.get(child.mother_iin)
+    return guardian_of(family, mother, child.father_iin, ctx.on)
+
+
+def birth_order(mother: PersonCard, child_iin: str) -> int:
+    """Position of the child among all children known with this mother (1-based)."""
+    try:
+        return mother.children.index(child_iin) + 1
+    except ValueError:
+        return len(mother.children) + 1
+
+
+def order_key(order: int) -> str:
+    return "4+" if order >= 4 else str(order)
+
+
+def insured_between(card: PersonCard, first: Month, last: Month) -> bool:
+    return bool(card.contribution_months(first, last))
+
+
+def offer(ctx: Context, code: str, recipient: PersonCard, occasion: str, amount: int, period: str,
+          reasons: list[str], start_month: Month | None = None, end_month: Month | None = None) -> Decision:
+    issued = ctx.event.recorded_on
+    return Decision(
+        code=code, kind=OFFER, recipient=recipient.iin, occasion=occasion,
+        rule=ctx.rule_version(code), reasons=tuple(reasons),
+        occurred_on=ctx.event.occurred_on, issued_on=issued,
+        amount_kzt=amount, period=period,
+        reply_by=issued + ctx.params.scalar_int("consent_days"),
+        start_month=start_month, end_month=end_month,
+    )
+
+
+def notice(ctx: Context, code: str, recipient: PersonCard, occasion: str, reasons: list[str],
+           issued_on: Day | None = None) -> Decision:
+    return Decision(
+        code=code, kind=NOTICE, recipient=recipient.iin, occasion=occasion,
+        rule=ctx.rule_version(code), reasons=tuple(reasons),
+        occurred_on=ctx.event.occurred_on,
+        issued_on=ctx.event.recorded_on if issued_on is None else issued_on,
+    )
+
+
+def fmt_kzt(amount: Decimal | int) -> str:
+    """Whole tenge with thin grouping as written in Kazakhstan: 164 350."""
+    return f"{int(amount):,}".replace(",", " ")
+
+
+def month_iso(m: Month) -> str:
+    return dates.month_iso(m)

@@ -1,0 +1,48 @@
+"""What a rule returns: a decision with its reasons, before it becomes a wire record."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+from state.dates import Day, Month
+
+__all__ = ["Decision", "notification_id", "OFFER", "NOTICE", "REMINDER", "WITHDRAWAL"]
+
+OFFER = "offer"
+NOTICE = "notice"
+REMINDER = "reminder"
+WITHDRAWAL = "withdrawal"
+
+
+def notification_id(recipient: str, code: str, occasion: str, kind: str = OFFER) -> str:
+    """A pure function of (recipient, code, occasion[, kind]): replays can never mint a second id."""
+    basis = f"{recipient}|{code}|{occasion}" if kind in (OFFER, NOTICE) else f"{recipient}|{code}|{occasion}|{kind}"
+    return "n-" + hashlib.blake2b(basis.encode(), digest_size=10).hexdigest()
+
+
+@dataclass(slots=True, frozen=True)
+class Decision:
+    """A rule's verdict that ``recipient`` is owed ``code`` for ``occasion``.
+
+    ``occasion`` names the fact that makes the right (the child, the ruling, the dismissal);
+    one occasion yields one offer however often its events are replayed.
+    """
+
+    code: str
+    kind: str
+    recipient: str
+    occasion: str
+    rule: str
+    reasons: tuple[str, ...]
+    occurred_on: Day
+    issued_on: Day
+    amount_kzt: int | None = None
+    period: str | None = None
+    reply_by: Day | None = None
+    start_month: Month | None = None
+    end_month: Month | None = None
+
+    @property
+    def notification_id(self) -> str:
+        return notification_id(self.recipient, self.code, self.occasion, self.kind)

@@ -1,0 +1,83 @@
+"""The rule mechanism: rules register for the event types (and roles) they fire on.
+
+A rule is a small pure function of a ``Context`` returning decisions; ``evaluate`` runs
+every rule registered for the context's event type and role. No engine imports here.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Callable, Iterable
+
+from rules.decisions import Decision
+from rules.params import Params
+from state.dates import Day
+from state.events import Event
+from state.family import FamilyCard
+from state.person import PersonCard
+
+__all__ = ["Context", "Rule", "rule", "evaluate", "registered_rules"]
+
+
+@dataclass(slots=True, frozen=True)
+class Context:
+    """Everything a rule may look at: the event, the card it came with, and the family.
+
+    ``person`` is the card the event arrived with: the subject's, or for a birth the
+    mother's or father's (carrying that parent's children and contributions).
+    """
+
+    event: Event
+    role: str
+    person: PersonCard
+    family: FamilyCard
+    params: Params
+
+    @property
+    def on(self) -> Day:
+        return self.event.occurred_on
+
+    def rule_version(self, code: str) -> str:
+        return f"{code}/{self.params.version_on(self.event.occurred_on)}"
+
+
+RuleFn = Callable[[Context], Iterable[Decision]]
+
+
+@dataclass(slots=True, frozen=True)
+class Rule:
+    code: str
+    on: tuple[str, ...]
+    role: str
+    fn: RuleFn
+
+
+_RULES: dict[tuple[str, str], list[Rule]] = defaultdict(list)
+
+
+def rule(code: str, *, on: tuple[str, ...], role: str = "subject") -> Callable[[RuleFn], RuleFn]:
+    """Register ``fn`` as the rule for ``code``, fired by the given event types and role."""
+
+    def register(fn: RuleFn) -> RuleFn:
+        r = Rule(code, on, role, fn)
+        for event_type in on:
+            _RULES[(event_type, role)].append(r)
+        return fn
+
+    return register
+
+
+def registered_rules() -> list[Rule]:
+    seen: dict[int, Rule] = {}
+    for rules in _RULES.values():
+        for r in rules:
+            seen[id(r)] = r
+    return sorted(seen.values(), key=lambda r: r.code)
+
+
+def evaluate(ctx: Context) -> list[Decision]:
+    out: list[Decision] = []
+    for r in _RULES.get((ctx.event.type, ctx.role), ()):
+        out.extend(r.fn(ctx))
+    return out

@@ -1,0 +1,154 @@
+"""The one place where wire bytes become domain events and domain decisions become wire records.
+
+``decode`` parses, validates against ``schemas/events`` and checks IINs; whatever fails
+becomes a ``DeadLetter`` with the contract's code and the raw text, never an exception.
+``encode_*`` build the output records of contract §2; nothing else writes them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from rules.decisions import Decision
+from rules.texts import render
+from schemas.validation import validate_event
+from state import dates, iin
+from state.dates import Day
+from state.events import Event, Origin
+from state.person import PersonCard
+
+__all__ = [
+    "RawMessage", "DeadLetter", "decode", "dead_letter_record", "notification_record",
+    "MAX_MESSAGE_BYTES",
+]
+
+MAX_MESSAGE_BYTES = 64 * 1024
+SENDER = "1414"
+
+
+@dataclass(slots=True)
+class RawMessage:
+    """One input message as a source read it, before any decoding.
+
+    ``parsed`` lets a source that already parsed the JSON (to order partitions by event
+    date) hand the result on, so decoding never parses the same bytes twice.
+    """
+
+    topic: str
+    value: bytes
+    key: bytes | None = None
+    partition: int | None = None
+    offset: int | None = None
+    timestamp_ms: int | None = None
+    parsed: Any = None
+
+
+@dataclass(slots=True, frozen=True)
+class DeadLetter:
+    """An input that cannot be acted on, with the reason an operator needs to fix it."""
+
+    origin: Origin
+    code: str
+    message: str
+    path: str = ""
+    event_type: str = ""
+
+
+def _origin(raw: RawMessage) -> Origin:
+    return Origin(raw.topic, raw.partition, raw.offset, raw.value)
+
+
+def decode(raw: RawMessage) -> Event | DeadLetter:
+    origin = _origin(raw)
+    if len(raw.value) > MAX_MESSAGE_BYTES:
+        return DeadLetter(origin, "too_large", f"message of {len(raw.value)} bytes exceeds {MAX_MESSAGE_BYTES}")
+    obj = raw.parsed
+    if obj is None:
+        try:
+            obj = orjson.loads(raw.value)
+        except orjson.JSONDecodeError as exc:
+            return DeadLetter(origin, "invalid_json", f"not valid UTF-8 JSON: {exc}")
+    invalid = validate_event(obj)
+    if invalid is not None:
+        etype = obj.get("type", "") if isinstance(obj, dict) else ""
+        return DeadLetter(origin, invalid.code, invalid.message, invalid.path, etype if isinstance(etype, str) else "")
+    etype = obj["type"]
+    if etype == "day":
+        d = dates.day(obj["occurred_on"])
+        return Event(obj["event_id"], etype, "", d, d, {}, origin)
+    if etype == "sms_reply":
+        d = dates.day(obj["received_at"])
+        return Event(obj["event_id"], etype, obj["phone"], d, d, obj, origin)
+    problem = _iin_problem(obj)
+    if problem is not None:
+        return DeadLetter(origin, "bad_iin", problem[1], problem[0], etype)
+    occurred = dates.day(obj["occurred_on"])
+    recorded = dates.day(obj["recorded_at"])
+    if occurred > recorded:
+        return DeadLetter(origin, "schema", "occurred_on is after recorded_at: an event cannot be "
+                          "recorded before it happens", "occurred_on", etype)
+    return Event(obj["event_id"], etype, obj["iin"], occurred, recorded, obj.get("data") or {}, origin)
+
+
+def _iin_problem(obj: dict[str, Any]) -> tuple[str, str] | None:
+    subject = obj["iin"]
+    if not iin.is_valid(subject):
+        return "iin", f"IIN {subject} fails the check digit or date (rules.md §6)"
+    data = obj.get("data") or {}
+    for field in ("mother_iin", "father_iin"):
+        other = data.get(field)
+        if other is not None and not iin.is_valid(other):
+            return f"data.{field}", f"IIN {other} fails the check digit or date (rules.md §6)"
+    if obj["type"] == "person_registered":
+        born = iin.birth_date_of(subject)
+        if born is not None and born.isoformat() != data["birth_date"]:
+            return "data.birth_date", f"birth_date {data['birth_date']} disagrees with IIN {subject}"
+        if iin.sex_of(subject) != data["sex"]:
+            return "data.sex", f"sex {data['sex']} disagrees with IIN {subject}"
+    return None
+
+
+def _received_text(raw: bytes) -> str:
+    return raw[:MAX_MESSAGE_BYTES].decode("utf-8", errors="replace")
+
+
+def dead_letter_record(origin: Origin, code: str, message: str, path: str = "") -> dict[str, Any]:
+    error: dict[str, Any] = {"code": code, "message": message}
+    if path:
+        error["path"] = path
+    return {
+        "source_topic": origin.topic,
+        "partition": origin.partition,
+        "offset": origin.offset,
+        "received": _received_text(origin.raw),
+        "error": error,
+    }
+
+
+def notification_record(d: Decision, recipient: PersonCard | None, family_id: str | None) -> dict[str, Any]:
+    """Contract §2 ``notifications``; a recipient without a phone still gets a record."""
+    return {
+        "notification_id": d.notification_id,
+        "kind": d.kind,
+        "code": d.code,
+        "iin": d.recipient,
+        "family_id": family_id,
+        "phone": recipient.phone if recipient is not None else None,
+        "language": recipient.language if recipient is not None else "kk",
+        "sender": SENDER,
+        "text": render(d.code, d.kind, d.amount_kzt, d.reply_by),
+        "reasons": list(d.reasons),
+        "rule": d.rule,
+        "amount_kzt": d.amount_kzt,
+        "period": d.period,
+        "occurred_on": _iso(d.occurred_on),
+        "issued_on": _iso(d.issued_on),
+        "reply_by": _iso(d.reply_by),
+    }
+
+
+def _iso(d: Day | None) -> str | None:
+    return None if d is None else dates.iso(d)

@@ -1,0 +1,52 @@
+"""The decoded, validated form of one input message, as the domain sees it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+from state.dates import Day
+
+__all__ = ["Event", "Origin", "LIFE_EVENT_TYPES", "TRIGGERLESS_TYPES"]
+
+LIFE_EVENT_TYPES = frozenset({
+    "person_registered", "family_changed", "contact_changed", "birth", "death",
+    "employment_started", "dismissal", "contribution", "disability_ruling",
+    "disability_revoked", "award", "kandas_status", "pension_assigned",
+    "unemployed_registered", "unemployed_deregistered",
+})
+
+# rules.md §5: a population load must not offer every existing family its benefits again.
+TRIGGERLESS_TYPES = frozenset({"person_registered", "contact_changed"})
+
+
+@dataclass(slots=True, frozen=True)
+class Origin:
+    """Where a message came from, so any later stage can dead-letter it with its raw text."""
+
+    topic: str
+    partition: int | None
+    offset: int | None
+    raw: bytes
+
+
+@dataclass(slots=True, frozen=True)
+class Event:
+    """A life event, a day tick or an SMS reply, after decoding and validation.
+
+    ``subject`` is the IIN for life events, the phone for ``sms_reply`` and empty for ``day``.
+    ``recorded_on`` is the local date of ``recorded_at`` (the day the registry knew), which
+    is the ``issued_on`` of anything the event triggers.
+    """
+
+    event_id: str
+    type: str
+    subject: str
+    occurred_on: Day
+    recorded_on: Day
+    data: Mapping[str, Any] = field(default_factory=dict)
+    origin: Origin | None = None
+
+    @property
+    def delay_days(self) -> int:
+        return self.recorded_on - self.occurred_on

@@ -1,0 +1,270 @@
+"""Per-person state: one immutable ``PersonCard`` per IIN and the pure ``apply`` that evolves it.
+
+Cards are frozen: ``apply`` returns a new card, so a card handed to the family stage can be
+shared (never copied) and a recovery snapshot is the card itself. Every field is something a
+rule reads; history that no rule needs is not kept.
+
+Out-of-order delivery is resolved by the events' own dates: a fact older than what the card
+already holds (an earlier ruling, an older address change) never overwrites a newer one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from state import dates
+from state.dates import Day, Month
+from state.events import Event
+
+__all__ = ["PersonCard", "Ruling", "apply", "new_card", "ROLE_SUBJECT", "ROLE_MOTHER", "ROLE_FATHER"]
+
+ROLE_SUBJECT = "subject"
+ROLE_MOTHER = "mother"
+ROLE_FATHER = "father"
+
+
+@dataclass(slots=True, frozen=True)
+class Ruling:
+    """A disability ruling in force (medical-social expertise)."""
+
+    group: str
+    cause: str
+    loss_pct: int
+    valid_until: Day | None
+    decided_on: Day
+
+    def in_force(self, on: Day) -> bool:
+        return self.decided_on <= on and (self.valid_until is None or on <= self.valid_until)
+
+
+@dataclass(slots=True, frozen=True)
+class PersonCard:
+    iin: str
+    registered: bool = False
+    birth: Day = 0
+    sex: str = ""
+    family_id: str | None = None
+    family_since: Day = 0
+    mother_iin: str | None = None
+    father_iin: str | None = None
+    phone: str | None = None
+    language: str = "kk"
+    iban: str | None = None
+    region: str | None = None
+    contact_as_of: Day = 0
+    died_on: Day | None = None
+    children: tuple[str, ...] = ()
+    contributions: tuple[tuple[Month, int], ...] = ()
+    employed_since: Day | None = None
+    dismissed_on: Day | None = None
+    dismissal_reason: str | None = None
+    ruling: Ruling | None = None
+    ruling_as_of: Day = 0
+    disabled_before_18: bool = False
+    pension_kzt: int | None = None
+    unemployed_since: Day | None = None
+    unemployed_until: Day | None = None
+    awards: tuple[str, ...] = ()
+    kandas_until: Day | None = None
+    seen: frozenset[str] = frozenset()
+
+    @property
+    def alive(self) -> bool:
+        return self.died_on is None
+
+    def age_on(self, on: Day) -> int:
+        return dates.age_years(self.birth, on)
+
+    def is_adult(self, on: Day) -> bool:
+        return self.registered and dates.age_years(self.birth, on) >= 18
+
+    def income_in(self, month: Month) -> int:
+        for m, income in self.contributions:
+            if m == month:
+                return income
+        return 0
+
+    def contribution_months(self, first: Month, last: Month) -> list[tuple[Month, int]]:
+        """Contribution months in ``[first, last]``, inclusive."""
+        return [(m, i) for m, i in self.contributions if first <= m <= last]
+
+    def participation_months(self, up_to: Month) -> int:
+        return sum(1 for m, _ in self.contributions if m <= up_to)
+
+    def is_unemployed(self, on: Day) -> bool:
+        return (
+            self.unemployed_since is not None
+            and self.unemployed_since <= on
+            and (self.unemployed_until is None or self.unemployed_until < self.unemployed_since)
+        )
+
+
+def new_card(iin: str) -> PersonCard:
+    return PersonCard(iin=iin)
+
+
+def apply(card: PersonCard, event: Event, role: str = ROLE_SUBJECT) -> PersonCard:
+    """The card after ``event``; ``role`` says whether the card is the event's subject or a parent.
+
+    Duplicate handling is the caller's job (it must dead-letter them); ``apply`` itself is
+    idempotent for every event type, so a duplicate that slipped through changes nothing.
+    """
+    if role != ROLE_SUBJECT:
+        return _apply_as_parent(card, event)
+    handler = _HANDLERS.get(event.type)
+    return card if handler is None else handler(card, event)
+
+
+def _apply_as_parent(card: PersonCard, event: Event) -> PersonCard:
+    child = event.subject
+    if child in card.children:
+        return card
+    return replace(card, children=card.children + (child,))
+
+
+def _registered(card: PersonCard, e: Event) -> PersonCard:
+    d = e.data
+    moved = card.family_id is None or e.occurred_on >= card.family_since
+    newer_contact = e.occurred_on >= card.contact_as_of
+    return replace(
+        card,
+        registered=True,
+        birth=dates.day(d["birth_date"]),
+        sex=d["sex"],
+        family_id=d["family_id"] if moved else card.family_id,
+        family_since=e.occurred_on if moved else card.family_since,
+        mother_iin=d.get("mother_iin", card.mother_iin),
+        father_iin=d.get("father_iin", card.father_iin),
+        phone=d.get("phone", card.phone) if newer_contact else card.phone,
+        language=d.get("language", card.language) if newer_contact else card.language,
+        iban=d.get("iban", card.iban) if newer_contact else card.iban,
+        region=d.get("region", card.region),
+        contact_as_of=max(card.contact_as_of, e.occurred_on),
+    )
+
+
+def _born(card: PersonCard, e: Event) -> PersonCard:
+    d = e.data
+    return replace(
+        card,
+        registered=True,
+        birth=e.occurred_on,
+        sex=d["sex"],
+        family_id=d["family_id"],
+        family_since=e.occurred_on,
+        mother_iin=d["mother_iin"],
+        father_iin=d.get("father_iin"),
+    )
+
+
+def _family_changed(card: PersonCard, e: Event) -> PersonCard:
+    if card.family_id is not None and e.occurred_on < card.family_since:
+        return card  # an older move arriving late: the newer membership stands
+    return replace(card, family_id=e.data["family_id"], family_since=e.occurred_on)
+
+
+def _contact_changed(card: PersonCard, e: Event) -> PersonCard:
+    if e.occurred_on < card.contact_as_of:
+        return card
+    d = e.data
+    return replace(
+        card,
+        phone=d.get("phone", card.phone),
+        language=d.get("language", card.language),
+        iban=d.get("iban", card.iban),
+        contact_as_of=e.occurred_on,
+    )
+
+
+def _death(card: PersonCard, e: Event) -> PersonCard:
+    return card if card.died_on is not None else replace(card, died_on=e.occurred_on)
+
+
+def _employment_started(card: PersonCard, e: Event) -> PersonCard:
+    if card.employed_since is not None and e.occurred_on < card.employed_since:
+        return card
+    return replace(card, employed_since=e.occurred_on)
+
+
+def _dismissal(card: PersonCard, e: Event) -> PersonCard:
+    if card.dismissed_on is not None and e.occurred_on < card.dismissed_on:
+        return card
+    return replace(card, dismissed_on=e.occurred_on, dismissal_reason=e.data["reason"])
+
+
+def _contribution(card: PersonCard, e: Event) -> PersonCard:
+    month = dates.parse_month(e.data["month"])
+    income = int(e.data["income_kzt"])
+    kept = [(m, i) for m, i in card.contributions if m != month]
+    kept.append((month, income))
+    kept.sort()
+    return replace(card, contributions=tuple(kept))
+
+
+def _disability_ruling(card: PersonCard, e: Event) -> PersonCard:
+    if e.occurred_on < card.ruling_as_of:
+        return card
+    d = e.data
+    until = d.get("valid_until")
+    ruling = Ruling(
+        group=d["group"],
+        cause=d["cause"],
+        loss_pct=int(d["loss_of_working_capacity_pct"]),
+        valid_until=dates.day(until) if until else None,
+        decided_on=e.occurred_on,
+    )
+    before_18 = card.disabled_before_18 or d["group"] == "child" or d["cause"] == "since_childhood"
+    return replace(card, ruling=ruling, ruling_as_of=e.occurred_on, disabled_before_18=before_18)
+
+
+def _disability_revoked(card: PersonCard, e: Event) -> PersonCard:
+    if e.occurred_on < card.ruling_as_of:
+        return card
+    return replace(card, ruling=None, ruling_as_of=e.occurred_on)
+
+
+def _award(card: PersonCard, e: Event) -> PersonCard:
+    award = e.data["award"]
+    return card if award in card.awards else replace(card, awards=card.awards + (award,))
+
+
+def _kandas(card: PersonCard, e: Event) -> PersonCard:
+    until = dates.day(e.data["valid_until"])
+    if card.kandas_until is not None and until <= card.kandas_until:
+        return card
+    return replace(card, kandas_until=until)
+
+
+def _pension(card: PersonCard, e: Event) -> PersonCard:
+    return replace(card, pension_kzt=int(e.data["monthly_amount_kzt"]))
+
+
+def _unemployed_registered(card: PersonCard, e: Event) -> PersonCard:
+    if card.unemployed_since is not None and e.occurred_on < card.unemployed_since:
+        return card
+    return replace(card, unemployed_since=e.occurred_on)
+
+
+def _unemployed_deregistered(card: PersonCard, e: Event) -> PersonCard:
+    if card.unemployed_until is not None and e.occurred_on < card.unemployed_until:
+        return card
+    return replace(card, unemployed_until=e.occurred_on)
+
+
+_HANDLERS = {
+    "person_registered": _registered,
+    "birth": _born,
+    "family_changed": _family_changed,
+    "contact_changed": _contact_changed,
+    "death": _death,
+    "employment_started": _employment_started,
+    "dismissal": _dismissal,
+    "contribution": _contribution,
+    "disability_ruling": _disability_ruling,
+    "disability_revoked": _disability_revoked,
+    "award": _award,
+    "kandas_status": _kandas,
+    "pension_assigned": _pension,
+    "unemployed_registered": _unemployed_registered,
+    "unemployed_deregistered": _unemployed_deregistered,
+}

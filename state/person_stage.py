@@ -1,0 +1,93 @@
+"""The person stage's logic: deduplicate, apply, and tell the families what changed.
+
+Engine-free so it can be unit tested; ``flows/`` only keys messages by IIN and calls
+``PersonSlot.on_event``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+from state.events import TRIGGERLESS_TYPES, Event
+from state.family import MemberUpdate
+from state.person import ROLE_SUBJECT, PersonCard, apply, new_card
+
+__all__ = ["PersonSlot", "Rejection", "PersonOutput"]
+
+
+@dataclass(slots=True, frozen=True)
+class Rejection:
+    """An input the domain refuses, with the contract's dead-letter code."""
+
+    event: Event
+    code: str
+    message: str
+    path: str = ""
+
+
+PersonOutput = MemberUpdate | Rejection
+
+
+@dataclass(slots=True)
+class PersonSlot:
+    """One person's card plus the events held while the person is not yet registered.
+
+    Facts may arrive before the ``person_registered`` that introduces their subject (topics
+    are read interleaved). They are applied at once and held; registration releases them to
+    the family as if they had come after it. Whatever is still held when the input ends is
+    reported as ``unknown_person`` (``held_rejections``), so nothing disappears silently.
+    """
+
+    card: PersonCard
+    held: list[Event] = field(default_factory=list)
+
+    @classmethod
+    def empty(cls, iin: str) -> PersonSlot:
+        return cls(new_card(iin))
+
+    def on_event(self, event: Event, role: str, late_record_days: int) -> list[PersonOutput]:
+        card = self.card
+        if event.event_id in card.seen:
+            if role != ROLE_SUBJECT:
+                return []  # the subject's own key reports the duplicate once
+            return [Rejection(event, "duplicate", f"event_id {event.event_id!r} was already processed", "event_id")]
+
+        before = card
+        card = apply(card, event, role)
+        card = replace(card, seen=card.seen | {event.event_id})
+        self.card = card
+
+        if role != ROLE_SUBJECT:
+            family_id = event.data.get("family_id")
+            if not family_id or event.type != "birth":
+                return []
+            return [MemberUpdate(family_id, card.iin, card, event, role, fire=_fires(event, late_record_days))]
+
+        if not card.registered:
+            self.held.append(event)
+            return []
+
+        out: list[PersonOutput] = []
+        if before.registered and before.family_id and before.family_id != card.family_id:
+            out.append(MemberUpdate(before.family_id, card.iin, None, event, role, fire=False))
+        assert card.family_id is not None
+        released, self.held = self.held, []
+        for held in released:
+            out.append(MemberUpdate(card.family_id, card.iin, card, held, role, fire=_fires(held, late_record_days)))
+        out.append(MemberUpdate(card.family_id, card.iin, card, event, role, fire=_fires(event, late_record_days)))
+        return out
+
+    def held_rejections(self) -> list[Rejection]:
+        """Called when the input ends: facts about a person nobody registered."""
+        out = [
+            Rejection(e, "unknown_person", f"no person_registered or birth for IIN {e.subject}", "iin")
+            for e in self.held
+        ]
+        self.held = []
+        return out
+
+
+def _fires(event: Event, late_record_days: int) -> bool:
+    if event.type in TRIGGERLESS_TYPES:
+        return False
+    return event.delay_days <= late_record_days
