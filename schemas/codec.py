@@ -34,7 +34,8 @@ class RawMessage:
     """One input message as a source read it, before any decoding.
 
     ``parsed`` lets a source that already parsed the JSON (to order partitions by event
-    date) hand the result on, so decoding never parses the same bytes twice.
+    date) hand the result on, so decoding never parses the same bytes twice. ``seq`` is the
+    message's position in the source's read order (see ``state.events.Origin``).
     """
 
     topic: str
@@ -44,6 +45,7 @@ class RawMessage:
     offset: int | None = None
     timestamp_ms: int | None = None
     parsed: Any = None
+    seq: int = 0
 
 
 @dataclass(slots=True, frozen=True)
@@ -58,7 +60,7 @@ class DeadLetter:
 
 
 def _origin(raw: RawMessage) -> Origin:
-    return Origin(raw.topic, raw.partition, raw.offset, raw.value)
+    return Origin(raw.topic, raw.partition, raw.offset, raw.value, raw.seq)
 
 
 def decode(raw: RawMessage) -> Event | DeadLetter:
