@@ -1,0 +1,47 @@
+"""Live mode: the same dataflow between the contract's Kafka topics."""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+from bytewax.dataflow import Dataflow
+
+from flows.dataflow import Outputs, build_flow
+from flows.kafka_io import AlignedKafkaSource, KafkaTopicSink, ensure_topics
+from flows.topics import INPUT_TOPICS, OUTPUT_TOPICS
+
+__all__ = ["kafka_flow", "run_kafka"]
+
+
+def kafka_flow(bootstrap: str, *, stop_at_end: bool = False, input_topics: tuple[str, ...] = INPUT_TOPICS,
+               output_topics: dict[str, str] | None = None) -> Dataflow:
+    outs = output_topics or OUTPUT_TOPICS
+    return build_flow(
+        AlignedKafkaSource(bootstrap, list(input_topics), stop_at_end=stop_at_end),
+        Outputs(KafkaTopicSink(bootstrap, outs["notifications"]), KafkaTopicSink(bootstrap, outs["dead_letters"])),
+    )
+
+
+def run_kafka(args: argparse.Namespace) -> int:
+    from flows.runner import run_local
+
+    bootstrap = args.kafka
+    ensure_topics(bootstrap, [*INPUT_TOPICS, *OUTPUT_TOPICS.values()])
+    if args.workers > 1 and args.process_id is None:
+        from flows.runner import run_cluster
+
+        argv = ["run", "--kafka", bootstrap, "--epoch-seconds", str(args.epoch_seconds)]
+        if args.stop_at_end:
+            argv.append("--stop-at-end")
+        if args.recovery:
+            argv += ["--recovery", str(args.recovery)]
+        run_cluster(argv, args.workers)
+        return 0
+    t0 = time.perf_counter()
+    addresses = args.addresses.split(";") if args.addresses else None
+    run_local(kafka_flow(bootstrap, stop_at_end=args.stop_at_end), process_id=args.process_id,
+              addresses=addresses, recovery_dir=args.recovery, epoch_seconds=args.epoch_seconds)
+    if args.process_id is None:
+        print(f"kafka run finished in {time.perf_counter() - t0:.1f} s")
+    return 0
