@@ -18,7 +18,7 @@ import bytewax.operators as op
 import orjson
 from bytewax.dataflow import Dataflow
 from bytewax.inputs import Source
-from bytewax.operators import StatefulLogic
+from bytewax.operators import StatefulBatchLogic, StatefulLogic
 from bytewax.outputs import Sink
 
 from flows import metrics
@@ -113,14 +113,36 @@ def rejection_out(r: Rejection) -> Keyed:
 
 # --- family stage -----------------------------------------------------------------------
 
-class FamilyLogic(StatefulLogic[MemberUpdate, Keyed, FamilyCard]):
-    """Folds member updates into the family card and runs the rules on those that fire."""
+_ROLE_ORDER = {ROLE_SUBJECT: 0, ROLE_MOTHER: 1, ROLE_FATHER: 2}
+
+
+def source_order(update: MemberUpdate) -> tuple[int, int]:
+    event = update.event
+    seq = event.origin.seq if isinstance(event, Event) and event.origin is not None else 0
+    return seq, _ROLE_ORDER.get(update.role, 3)
+
+
+class FamilyLogic(StatefulBatchLogic[MemberUpdate, Keyed, FamilyCard]):
+    """Folds member updates into the family card and runs the rules on those that fire.
+
+    Bytewax hands a stateful step each batch grouped by key, so updates that different
+    persons' slots emitted for this family arrive in no particular order. Sorting each batch
+    by source sequence restores the order in which the registries' events were read.
+    """
 
     def __init__(self, resume: FamilyCard | None, params: Params) -> None:
         self.family = resume
         self.params = params
 
-    def on_item(self, update: MemberUpdate) -> tuple[Iterable[Keyed], bool]:
+    def on_batch(self, values: list[MemberUpdate]) -> tuple[Iterable[Keyed], bool]:
+        if len(values) > 1:
+            values = sorted(values, key=source_order)
+        out: list[Keyed] = []
+        for update in values:
+            out.extend(self.on_update(update))
+        return out, StatefulBatchLogic.RETAIN
+
+    def on_update(self, update: MemberUpdate) -> list[Keyed]:
         if self.family is None:
             self.family = FamilyCard(update.family_id)
         family = apply_update(self.family, update)
@@ -139,7 +161,7 @@ class FamilyLogic(StatefulLogic[MemberUpdate, Keyed, FamilyCard]):
                 out.append((decision.recipient, orjson.dumps(record)))
         if card is not None and not card.alive:
             family.members.pop(card.iin, None)  # only living members count; keep state bounded
-        return out, StatefulLogic.RETAIN
+        return out
 
     def snapshot(self) -> FamilyCard:
         assert self.family is not None
@@ -165,7 +187,7 @@ def build_flow(source: Source[RawMessage], outputs: Outputs, params: Params | No
     rejected = op.map("rejected", accepted.falses, lambda kv: rejection_out(kv[1]))
 
     by_family = op.map("by_family", accepted.trues, lambda kv: (kv[1].family_id, kv[1]))
-    notifications = op.stateful("family", by_family, lambda resume: FamilyLogic(resume, params))
+    notifications = op.stateful_batch("family", by_family, lambda resume: FamilyLogic(resume, params))
     notification_items = op.map("unkey", notifications, lambda kv: kv[1])
 
     op.output("write_notifications", notification_items, outputs.notifications)

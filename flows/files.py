@@ -48,7 +48,7 @@ class _LinesPartition(StatefulSourcePartition[RawMessage, int]):
                 parsed = orjson.loads(value)
             except orjson.JSONDecodeError:
                 parsed = None
-            out.append(RawMessage(topic_of(parsed), value, None, None, self._line, None, parsed))
+            out.append(RawMessage(topic_of(parsed), value, None, None, self._line, None, parsed, self._line))
         return out
 
     def snapshot(self) -> int:
@@ -85,7 +85,7 @@ class _IterPartition(StatefulSourcePartition[RawMessage, int]):
         out: list[RawMessage] = []
         for msg in self._it:
             self._n += 1
-            out.append(RawMessage(topic_of(msg), orjson.dumps(msg), None, None, self._n, None, msg))
+            out.append(RawMessage(topic_of(msg), orjson.dumps(msg), None, None, self._n, None, msg, self._n))
             if len(out) >= self._batch:
                 return out
         if out:

@@ -22,12 +22,17 @@ TRIGGERLESS_TYPES = frozenset({"person_registered", "contact_changed"})
 
 @dataclass(slots=True, frozen=True)
 class Origin:
-    """Where a message came from, so any later stage can dead-letter it with its raw text."""
+    """Where a message came from, so any later stage can dead-letter it with its raw text.
+
+    ``seq`` is the message's position in the source's single, event-date-aligned read order:
+    stages that merge several keys' outputs (the family stage) apply them in this order.
+    """
 
     topic: str
     partition: int | None
     offset: int | None
     raw: bytes
+    seq: int = 0
 
 
 @dataclass(slots=True, frozen=True)
