@@ -11,8 +11,9 @@ notifications. All domain logic lives in ``state/`` and ``rules/``.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Any
 
 import bytewax.operators as op
 import orjson
@@ -47,10 +48,10 @@ class Outputs:
 def decode_counted(raw: RawMessage) -> Event | DeadLetter:
     result = decode(raw)
     if isinstance(result, DeadLetter):
-        metrics.INPUT.labels(raw.topic, result.event_type or "unknown").inc()
-        metrics.DEAD_LETTERS.labels(result.code).inc()
+        metrics.child(metrics.INPUT, raw.topic, result.event_type or "unknown").inc()
+        metrics.child(metrics.DEAD_LETTERS, result.code).inc()
     else:
-        metrics.INPUT.labels(raw.topic, result.type).inc()
+        metrics.child(metrics.INPUT, raw.topic, result.type).inc()
     return result
 
 
@@ -106,7 +107,7 @@ class PersonLogic(StatefulLogic[tuple[Event, str], PersonOutput, PersonSlot]):
 
 
 def rejection_out(r: Rejection) -> Keyed:
-    metrics.DEAD_LETTERS.labels(r.code).inc()
+    metrics.child(metrics.DEAD_LETTERS, r.code).inc()
     assert r.event.origin is not None
     return ("", orjson.dumps(dead_letter_record(r.event.origin, r.code, r.message, r.path)))
 
@@ -157,7 +158,7 @@ class FamilyLogic(StatefulBatchLogic[MemberUpdate, Keyed, FamilyCard]):
                 family.issued.add(nid)
                 recipient = family.members.get(decision.recipient) or (card if card.iin == decision.recipient else None)
                 record = notification_record(decision, recipient, family.family_id)
-                metrics.NOTIFICATIONS.labels(decision.code, decision.kind).inc()
+                metrics.child(metrics.NOTIFICATIONS, decision.code, decision.kind).inc()
                 out.append((decision.recipient, orjson.dumps(record)))
         if card is not None and not card.alive:
             family.members.pop(card.iin, None)  # only living members count; keep state bounded

@@ -8,8 +8,8 @@ no line twice.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import Callable, Iterable, Iterator
 
 import orjson
 from bytewax.inputs import FixedPartitionedSource, StatefulSourcePartition

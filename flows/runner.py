@@ -11,9 +11,9 @@ import os
 import socket
 import subprocess
 import sys
+from collections.abc import Sequence
 from datetime import timedelta
 from pathlib import Path
-from typing import Sequence
 
 from bytewax.dataflow import Dataflow
 from bytewax.recovery import RecoveryConfig

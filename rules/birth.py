@@ -6,7 +6,7 @@ her contributions exactly as they stood when the birth was read, whatever the wo
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 from rules.common import birth_order, guardian_of, insured_between, offer, order_key
 from rules.decisions import Decision

@@ -7,8 +7,8 @@ every rule registered for the context's event type and role. No engine imports h
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Callable, Iterable
 
 from rules.decisions import Decision
 from rules.params import Params

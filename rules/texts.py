@@ -7,7 +7,7 @@ numbers or passwords; offers carry the reply instruction, notices do not.
 
 from __future__ import annotations
 
-from typing import Mapping
+from collections.abc import Mapping
 
 from state import dates
 from state.dates import Day

