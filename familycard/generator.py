@@ -36,6 +36,7 @@ from typing import Any, BinaryIO
 
 import orjson
 
+from rules.retirement import retirement_day as _retirement_day
 from state.dates import add_months
 from state.iin import check_digit, make_iin
 
@@ -77,13 +78,6 @@ _PCT = {"I": (80, 90, 100), "II": (60, 70, 80), "III": (30, 40, 50, 60), "child"
 _OLD_AWARDS = ("mother_heroine", "materinskaya_slava_1", "materinskaya_slava_2", "altyn_alka", "kumis_alka")
 _OLD_AWARD_CUM = tuple(itertools.accumulate((0.20, 0.25, 0.25, 0.15, 0.15)))
 
-# rules.md §1 retirement_age: (in force from, women's age in months); men are always 63.
-_WOMEN_RETIREMENT = (
-    (dt.date(2023, 1, 1).toordinal(), 61 * 12), (dt.date(2028, 1, 1).toordinal(), 61 * 12 + 6),
-    (dt.date(2029, 1, 1).toordinal(), 62 * 12), (dt.date(2030, 1, 1).toordinal(), 62 * 12 + 6),
-    (dt.date(2031, 1, 1).toordinal(), 63 * 12),
-)
-_MEN_RETIREMENT_MONTHS = 63 * 12
 
 _TZ = "+05:00"
 _WORK_TIMES = tuple(f"T{h:02d}:{m:02d}:00{_TZ}" for h in range(9, 18) for m in range(60))
@@ -106,17 +100,11 @@ CORRUPTION_KINDS = ("invalid_json", "schema", "bad_iin", "unknown_type", "duplic
 
 
 def retirement_day(born: int, male: bool) -> int:
-    """First day (ordinal) on which the age is at least the retirement age then in force (rules.md §1)."""
-    if male:
-        return add_months(born, _MEN_RETIREMENT_MONTHS)
-    for i, (since, months) in enumerate(_WOMEN_RETIREMENT):
-        day = add_months(born, months)
-        if i:
-            day = max(day, since)
-        until = _WOMEN_RETIREMENT[i + 1][0] if i + 1 < len(_WOMEN_RETIREMENT) else _NEVER
-        if day < until:
-            return day
-    raise AssertionError("unreachable: the last segment is open-ended")
+    """First day (ordinal) on which the age is at least the retirement age then in force (rules.md §1).
+
+    The generator retires people on the same day the rules do: one schedule, in ``rules/``.
+    """
+    return _retirement_day(born, "male" if male else "female")
 
 
 # --- per-person state -----------------------------------------------------------------------

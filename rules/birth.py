@@ -27,16 +27,16 @@ def _ordinal(n: int) -> str:
 def birth_benefit(ctx: Context) -> Iterator[Decision]:
     e = ctx.event
     child = e.subject
-    guardian = guardian_of(ctx.family, ctx.person, e.data.get("father_iin"), e.occurred_on)
+    guardian = guardian_of(ctx.family, ctx.card, e.data.get("father_iin"), e.occurred_on)
     if guardian is None:
         return
-    order = birth_order(ctx.person, child)
+    order = birth_order(ctx.card, child)
     coef = ctx.params.coefficient("birth_benefit", order_key(order))
     mci = ctx.params.mci(e.occurred_on)
     yield offer(
         ctx, "birth_benefit", guardian, f"birth:{child}", half_up(coef * mci), "one_time",
         [f"child {child} born {dates.iso(e.occurred_on)}",
-         f"mother {ctx.person.iin}: {_ordinal(order)} child",
+         f"mother {ctx.card.iin}: {_ordinal(order)} child",
          f"{coef} x mci {mci} KZT"],
     )
 
@@ -45,20 +45,20 @@ def birth_benefit(ctx: Context) -> Iterator[Decision]:
 def childcare_benefit(ctx: Context) -> Iterator[Decision]:
     e = ctx.event
     child = e.subject
-    guardian = guardian_of(ctx.family, ctx.person, e.data.get("father_iin"), e.occurred_on)
+    guardian = guardian_of(ctx.family, ctx.card, e.data.get("father_iin"), e.occurred_on)
     if guardian is None:
         return
     birth_month = dates.month_of(e.occurred_on)
     if insured_between(guardian, birth_month - 24, birth_month - 1):
         return  # model: insured carers are paid by the social insurance fund instead
-    order = birth_order(ctx.person, child)
+    order = birth_order(ctx.card, child)
     coef = ctx.params.coefficient("childcare_benefit", order_key(order))
     mci = ctx.params.mci(e.occurred_on)
     end_month = dates.month_of(dates.add_months(e.occurred_on, 18)) - 1
     yield offer(
         ctx, "childcare_benefit", guardian, f"childcare:{child}", half_up(coef * mci), "monthly",
         [f"child {child} born {dates.iso(e.occurred_on)}",
-         f"mother {ctx.person.iin}: {_ordinal(order)} child",
+         f"mother {ctx.card.iin}: {_ordinal(order)} child",
          f"carer {guardian.iin} has no social contributions in the 24 months before "
          f"{dates.month_iso(birth_month)}",
          f"{coef} x mci {mci} KZT monthly until {dates.month_iso(end_month)}"],

@@ -21,7 +21,7 @@ def disability_rate_key(group: str, cause: str) -> str:
 
 @rule("disability_benefit", on=("disability_ruling",))
 def disability_benefit(ctx: Context) -> Iterator[Decision]:
-    person, e = ctx.person, ctx.event
+    person, e = ctx.card, ctx.event
     ruling = person.ruling
     if ruling is None or ruling.decided_on != e.occurred_on or not person.alive:
         return  # an older ruling arriving late: the newer one stands

@@ -14,7 +14,7 @@ __all__ = ["employment_measures"]
 
 @rule("employment_measures", on=("dismissal",))
 def employment_measures(ctx: Context) -> Iterator[Decision]:
-    person, e = ctx.person, ctx.event
+    person, e = ctx.card, ctx.event
     if not person.alive or person.dismissed_on != e.occurred_on:
         return
     if person.employed_since == e.occurred_on:

@@ -25,18 +25,31 @@ class Context:
     """Everything a rule may look at: the event, the card it came with, and the family.
 
     ``person`` is the card the event arrived with: the subject's, or for a birth the
-    mother's or father's (carrying that parent's children and contributions).
+    mother's or father's (carrying that parent's children and contributions). It is None
+    for family-level events (role ``family``, e.g. the quarterly ``quarter_start``).
+    ``children_before`` is the number of living children in the family just before this
+    update was applied (for rules that fire on a count crossing a threshold).
+    ``family`` is the family after the update; a deceased member is still in it while the
+    rules for the death run, and removed right after.
     """
 
     event: Event
     role: str
-    person: PersonCard
+    person: PersonCard | None
     family: FamilyCard
     params: Params
+    children_before: int | None = None
 
     @property
     def on(self) -> Day:
         return self.event.occurred_on
+
+    @property
+    def card(self) -> PersonCard:
+        """The card the event came with; only for rules that fire on a person's event."""
+        if self.person is None:
+            raise ValueError(f"{self.event.type} carries no person card")
+        return self.person
 
     def rule_version(self, code: str) -> str:
         return f"{code}/{self.params.version_on(self.event.occurred_on)}"

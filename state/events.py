@@ -8,7 +8,10 @@ from typing import Any
 
 from state.dates import Day
 
-__all__ = ["Event", "Origin", "LIFE_EVENT_TYPES", "TRIGGERLESS_TYPES"]
+__all__ = [
+    "Event", "Origin", "LIFE_EVENT_TYPES", "TRIGGERLESS_TYPES", "WAKE_TYPES", "RETIREMENT_AGE", "TURNS_18",
+    "KANDAS_NOTICE_DUE", "RULING_EXPIRED", "QUARTER_START",
+]
 
 LIFE_EVENT_TYPES = frozenset({
     "person_registered", "family_changed", "contact_changed", "birth", "death",
@@ -16,6 +19,15 @@ LIFE_EVENT_TYPES = frozenset({
     "disability_revoked", "award", "kandas_status", "pension_assigned",
     "unemployed_registered", "unemployed_deregistered",
 })
+
+# Internal event types, made by the flow's event-time calendar from ``day`` ticks, never
+# read from input. Each is dated by the tick that fired it (occurred_on = recorded_on = D).
+RETIREMENT_AGE = "retirement_age"          # the subject reaches retirement age on D
+TURNS_18 = "turns_18"                      # the subject turns 18 on D
+KANDAS_NOTICE_DUE = "kandas_notice_due"    # D = the subject's kandas valid_until - 30 days
+RULING_EXPIRED = "ruling_expired"          # D = the day after the subject's ruling's valid_until
+QUARTER_START = "quarter_start"            # D = the first day of a quarter; role "family"
+WAKE_TYPES = frozenset({RETIREMENT_AGE, TURNS_18, KANDAS_NOTICE_DUE, RULING_EXPIRED, QUARTER_START})
 
 # rules.md §5: a population load must not offer every existing family its benefits again.
 TRIGGERLESS_TYPES = frozenset({"person_registered", "contact_changed"})

@@ -47,6 +47,7 @@ class Ruling:
 class PersonCard:
     iin: str
     registered: bool = False
+    registered_on: Day = 0
     birth: Day = 0
     sex: str = ""
     family_id: str | None = None
@@ -156,6 +157,7 @@ def _registered(card: PersonCard, e: Event) -> PersonCard:
     return replace(
         card,
         registered=True,
+        registered_on=card.registered_on or e.occurred_on,
         birth=dates.day(d["birth_date"]),
         sex=d["sex"],
         family_id=d["family_id"] if moved else card.family_id,
@@ -175,6 +177,7 @@ def _born(card: PersonCard, e: Event) -> PersonCard:
     return replace(
         card,
         registered=True,
+        registered_on=card.registered_on or e.occurred_on,
         birth=e.occurred_on,
         sex=d["sex"],
         family_id=d["family_id"],
