@@ -11,6 +11,7 @@ from pathlib import Path
 
 __all__ = ["main"]
 
+OUTPUT_FILES = ("notifications.jsonl", "assignments.jsonl", "dead-letters.jsonl", "outcomes.jsonl")
 DEFAULT_FAMILIES = 10_000
 DEFAULT_START = "2026-01-01"
 DEFAULT_DAYS = 365
@@ -36,7 +37,9 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--output", type=Path, default=Path("out"), help="output directory (file modes)")
     run.add_argument("--workers", type=int, default=1, help="Bytewax worker processes")
     run.add_argument("--recovery", type=Path, help="Bytewax recovery directory")
-    run.add_argument("--epoch-seconds", type=float, default=10.0, help="epoch (snapshot) interval")
+    run.add_argument("--epoch-seconds", type=float, default=0.0,
+                     help="Bytewax epoch interval; 0 (the default) makes every batch an epoch, "
+                          "which makes day ticks barriers (see docs/DESIGN.md)")
     run.add_argument("--stop-at-end", action="store_true",
                      help="Kafka mode: stop once every input partition is read to its end")
     run.add_argument("--process-id", type=int, help=argparse.SUPPRESS)
@@ -124,7 +127,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     summary.seconds = time.perf_counter() - t0
     summary.input_messages = _count_lines(input_path)
     print(format_summary(summary))
-    print(f"outputs in {out}/: notifications.jsonl, dead-letters.jsonl")
+    print(f"outputs in {out}/: {', '.join(OUTPUT_FILES)}")
     return 0
 
 
@@ -134,7 +137,7 @@ def _file_flow(input_path: Path, out: Path):  # type: ignore[no-untyped-def]
 
     return build_flow(
         JsonLinesSource(input_path),
-        Outputs(JsonLinesSink(out / "notifications.jsonl"), JsonLinesSink(out / "dead-letters.jsonl")),
+        Outputs(*(JsonLinesSink(out / name) for name in OUTPUT_FILES)),
     )
 
 

@@ -12,10 +12,15 @@ import orjson
 __all__ = ["Summary", "summarize_files", "summarize_records", "format_summary"]
 
 
+FUNNEL_STEPS = ("offered", "reminded", "consented", "refused", "lapsed", "withdrawn")
+
+
 @dataclass
 class Summary:
     notifications: Counter[tuple[str, str]] = field(default_factory=Counter)
     dead_letters: Counter[str] = field(default_factory=Counter)
+    funnel: Counter[tuple[str, str]] = field(default_factory=Counter)
+    assignments: Counter[str] = field(default_factory=Counter)
     input_messages: int = 0
     seconds: float = 0.0
 
@@ -24,13 +29,19 @@ class Summary:
         return sum(self.notifications.values())
 
 
-def summarize_records(notifications: Iterable[bytes], dead_letters: Iterable[bytes]) -> Summary:
+def summarize_records(notifications: Iterable[bytes], dead_letters: Iterable[bytes],
+                      outcomes: Iterable[bytes] = (), assignments: Iterable[bytes] = ()) -> Summary:
     s = Summary()
     for line in notifications:
         rec = orjson.loads(line)
         s.notifications[(rec["code"], rec["kind"])] += 1
     for line in dead_letters:
         s.dead_letters[orjson.loads(line)["error"]["code"]] += 1
+    for line in outcomes:
+        rec = orjson.loads(line)
+        s.funnel[(rec["code"], rec["outcome"])] += 1
+    for line in assignments:
+        s.assignments[orjson.loads(line)["code"]] += 1
     return s
 
 
@@ -42,7 +53,8 @@ def _lines(path: Path) -> Iterable[bytes]:
 
 
 def summarize_files(out_dir: Path) -> Summary:
-    return summarize_records(_lines(out_dir / "notifications.jsonl"), _lines(out_dir / "dead-letters.jsonl"))
+    return summarize_records(_lines(out_dir / "notifications.jsonl"), _lines(out_dir / "dead-letters.jsonl"),
+                             _lines(out_dir / "outcomes.jsonl"), _lines(out_dir / "assignments.jsonl"))
 
 
 def format_summary(s: Summary) -> str:
@@ -56,6 +68,20 @@ def format_summary(s: Summary) -> str:
     for code, n in sorted(s.dead_letters.items()):
         rows.append(f"{code:<42} {n:>8}")
     rows.append(f"{'dead letters total':<42} {sum(s.dead_letters.values()):>8}")
+    if s.funnel:
+        rows.append("")
+        rows.append(f"{'offer funnel':<30}" + "".join(f"{step:>10}" for step in FUNNEL_STEPS))
+        rows.append("-" * (30 + 10 * len(FUNNEL_STEPS)))
+        codes = sorted({code for code, _ in s.funnel})
+        for code in [*codes, "total"]:
+            counts = [sum(n for (c, o), n in s.funnel.items() if o == step and (code == "total" or c == code))
+                      for step in FUNNEL_STEPS]
+            rows.append(f"{code:<30}" + "".join(f"{n:>10}" for n in counts))
+        offered = sum(n for (_, o), n in s.funnel.items() if o == "offered")
+        consented = sum(n for (_, o), n in s.funnel.items() if o == "consented")
+        if offered:
+            rows.append(f"take-up {consented / offered:.1%} of {offered} offers; "
+                        f"assignments written {sum(s.assignments.values())}")
     if s.input_messages:
         rows.append("")
         rate = s.input_messages / s.seconds if s.seconds else 0.0

@@ -1,34 +1,57 @@
-"""The eligibility dataflow, step by step as the data walks:
+"""The familycard dataflow, step by step as the data walks:
 
-    read → decode → route → person (keyed by IIN) → family (keyed by family_id) → write
+    read → decode → route ─► person (IIN) ─► family (family_id) ─► offers (notification id) ─► write
+                       │         ▲                ▲        │               ▲
+                       ├─► calendar ─ wakes ──────┘        ├─► offer_calendar ─ wakes ─┘
+                       ├─► families (shard) ─ quarterly wakes ┘
+                       └─► sms replies ──────────────────────────────────┘
 
-``decode`` validates every message once (bad ones go to dead letters); ``route`` sends each
-life event to its subject's person slot, and a birth also to the mother's and father's
-slots (their cards count the children); the person stage applies facts and forwards member
-updates; the family stage folds them into the family card, runs the rules and writes
-notifications. All domain logic lives in ``state/`` and ``rules/``.
+``decode`` validates every message once (bad ones go to dead letters). ``route`` keys each
+message by what it changes and derives timer registrations. ``person`` keeps facts,
+``family`` runs the rules and finds lost grounds, ``offers`` carries each offer through
+consent, refusal, reminder, lapse or withdrawal. The calendars turn ``day`` ticks into
+wakes for exactly the keys due that day. All domain logic lives in ``state/`` and ``rules/``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
 import bytewax.operators as op
 import orjson
-from bytewax.dataflow import Dataflow
+from bytewax.dataflow import Dataflow, Stream
 from bytewax.inputs import Source
-from bytewax.operators import StatefulBatchLogic, StatefulLogic
 from bytewax.outputs import Sink
 
 from flows import metrics
-from rules import Context, Params, evaluate, load_params
-from schemas.codec import DeadLetter, RawMessage, dead_letter_record, decode, notification_record
+from flows.routing import CALENDAR, FAMILIES, OFFER_CALENDAR, PERSON, due_key, route
+from flows.stages import CalendarLogic, FamilyLogic, FamilyRegistryLogic, OfferLogic, PersonLogic
+from rules import Params, load_params
+from schemas.codec import (
+    DeadLetter,
+    RawMessage,
+    assignment_record,
+    dead_letter_record,
+    decode,
+    outcome_record,
+    reminder_record,
+    withdrawal_record,
+)
+from state.calendar import Timer
 from state.events import Event
-from state.family import FamilyCard, MemberUpdate, apply_update
-from state.person import ROLE_FATHER, ROLE_MOTHER, ROLE_SUBJECT
-from state.person_stage import PersonOutput, PersonSlot, Rejection
+from state.family import MemberUpdate
+from state.offers import (
+    Assignment,
+    IssuedOffer,
+    Outcome,
+    Reminder,
+    ReplyRejected,
+    Withdrawal,
+    WithdrawalNotice,
+)
+from state.person import ROLE_SUBJECT
+from state.person_stage import Rejection
 
 __all__ = ["Outputs", "build_flow"]
 
@@ -40,7 +63,9 @@ class Outputs:
     """Where each output stream goes; sinks receive ``(key, json_bytes)`` items."""
 
     notifications: Sink[Any]
+    assignments: Sink[Any]
     dead_letters: Sink[Any]
+    outcomes: Sink[Any]
 
 
 # --- decode -----------------------------------------------------------------------------
@@ -50,7 +75,7 @@ def decode_counted(raw: RawMessage) -> Event | DeadLetter:
     if isinstance(result, DeadLetter):
         metrics.child(metrics.INPUT, raw.topic, result.event_type or "unknown").inc()
         metrics.child(metrics.DEAD_LETTERS, result.code).inc()
-    else:
+    elif raw.phase == 1:
         metrics.child(metrics.INPUT, raw.topic, result.type).inc()
     return result
 
@@ -59,115 +84,55 @@ def dead_letter_out(dl: DeadLetter) -> Keyed:
     return ("", orjson.dumps(dead_letter_record(dl.origin, dl.code, dl.message, dl.path)))
 
 
-# --- route ------------------------------------------------------------------------------
-
-def route(event: Event) -> list[tuple[str, tuple[Event, str]]]:
-    """Key each life event by the IINs whose cards it changes."""
-    if event.type == "day" or event.type == "sms_reply":
-        return []  # consumed by date-driven rules and the consent loop (later stages)
-    out = [(event.subject, (event, ROLE_SUBJECT))]
-    if event.type in ("birth", "person_registered"):
-        mother, father = event.data.get("mother_iin"), event.data.get("father_iin")
-        if mother:
-            out.append((mother, (event, ROLE_MOTHER)))
-        if father:
-            out.append((father, (event, ROLE_FATHER)))
-    return out
-
-
-# --- person stage -----------------------------------------------------------------------
-
-class PersonLogic(StatefulLogic[tuple[Event, str], PersonOutput, PersonSlot]):
-    """Holds one person's slot; the card is immutable, so a snapshot copies only the held list."""
-
-    def __init__(self, resume: PersonSlot | None, late_record_days: int) -> None:
-        self.slot = resume
-        self.late_record_days = late_record_days
-
-    def on_item(self, value: tuple[Event, str]) -> tuple[Iterable[PersonOutput], bool]:
-        event, role = value
-        if self.slot is None:
-            iin = event.subject if role == ROLE_SUBJECT else event.data[f"{role}_iin"]
-            self.slot = PersonSlot.empty(iin)
-        out = self.slot.on_event(event, role, self.late_record_days)
-        if role == ROLE_SUBJECT and not self.slot.card.registered:
-            metrics.HELD.inc()
-        if role == ROLE_SUBJECT and event.delay_days > self.late_record_days:
-            metrics.LATE.inc()
-        return out, StatefulLogic.RETAIN
-
-    def on_eof(self) -> tuple[Iterable[PersonOutput], bool]:
-        if self.slot is None:
-            return [], StatefulLogic.RETAIN
-        return self.slot.held_rejections(), StatefulLogic.RETAIN
-
-    def snapshot(self) -> PersonSlot:
-        assert self.slot is not None
-        return PersonSlot(self.slot.card, list(self.slot.held))
-
-
 def rejection_out(r: Rejection) -> Keyed:
     metrics.child(metrics.DEAD_LETTERS, r.code).inc()
     assert r.event.origin is not None
     return ("", orjson.dumps(dead_letter_record(r.event.origin, r.code, r.message, r.path)))
 
 
-# --- family stage -----------------------------------------------------------------------
+# --- encode the offer stage's outputs ---------------------------------------------------
 
-_ROLE_ORDER = {ROLE_SUBJECT: 0, ROLE_MOTHER: 1, ROLE_FATHER: 2}
-
-
-def source_order(update: MemberUpdate) -> tuple[int, int]:
-    event = update.event
-    seq = event.origin.seq if isinstance(event, Event) and event.origin is not None else 0
-    return seq, _ROLE_ORDER.get(update.role, 3)
+NOTIFICATION, ASSIGNMENT, DEAD, OUTCOME = "notification", "assignment", "dead", "outcome"
 
 
-class FamilyLogic(StatefulBatchLogic[MemberUpdate, Keyed, FamilyCard]):
-    """Folds member updates into the family card and runs the rules on those that fire.
+def encode_offer_output(value: Any) -> tuple[str, str, bytes]:
+    if isinstance(value, IssuedOffer):
+        rec = value.record
+        metrics.child(metrics.NOTIFICATIONS, rec["code"], "offer").inc()
+        return NOTIFICATION, rec["iin"], orjson.dumps(rec)
+    if isinstance(value, Reminder):
+        metrics.child(metrics.NOTIFICATIONS, value.offer.record["code"], "reminder").inc()
+        return NOTIFICATION, value.offer.record["iin"], orjson.dumps(reminder_record(value.offer, value.on))
+    if isinstance(value, WithdrawalNotice):
+        metrics.child(metrics.NOTIFICATIONS, value.offer.record["code"], "withdrawal").inc()
+        rec = withdrawal_record(value.offer, value.reason, value.on)
+        return NOTIFICATION, rec["iin"], orjson.dumps(rec)
+    if isinstance(value, Assignment):
+        metrics.child(metrics.ASSIGNMENTS, value.offer.record["code"]).inc()
+        return ASSIGNMENT, value.offer.record["iin"], orjson.dumps(assignment_record(value))
+    if isinstance(value, Outcome):
+        metrics.child(metrics.FUNNEL, value.offer.record["code"], value.outcome).inc()
+        if value.outcome in ("consented", "refused"):
+            metrics.child(metrics.REPLIES, value.outcome).inc()
+        return OUTCOME, value.offer.record["iin"], orjson.dumps(outcome_record(value))
+    assert isinstance(value, ReplyRejected)
+    metrics.child(metrics.DEAD_LETTERS, "rejected_reply").inc()
+    metrics.child(metrics.REPLIES, "rejected").inc()
+    origin = value.reply.origin
+    assert origin is not None
+    return DEAD, "", orjson.dumps(dead_letter_record(origin, "rejected_reply", value.reason, "in_reply_to"))
 
-    Bytewax hands a stateful step each batch grouped by key, so updates that different
-    persons' slots emitted for this family arrive in no particular order. Sorting each batch
-    by source sequence restores the order in which the registries' events were read.
-    """
 
-    def __init__(self, resume: FamilyCard | None, params: Params) -> None:
-        self.family = resume
-        self.params = params
+# --- helpers ----------------------------------------------------------------------------
 
-    def on_batch(self, values: list[MemberUpdate]) -> tuple[Iterable[Keyed], bool]:
-        if len(values) > 1:
-            values = sorted(values, key=source_order)
-        out: list[Keyed] = []
-        for update in values:
-            out.extend(self.on_update(update))
-        return out, StatefulBatchLogic.RETAIN
+def _select(step: str, up: Stream[Any], dest: str) -> tuple[Stream[Any], Stream[Any]]:
+    """Split ``(dest, key, value)`` triples: those for ``dest`` as ``(key, value)``, and the rest."""
+    b = op.branch(f"{step}_split", up, lambda t: t[0] == dest)
+    return op.map(f"{step}_keyed", b.trues, lambda t: (t[1], t[2])), b.falses
 
-    def on_update(self, update: MemberUpdate) -> list[Keyed]:
-        if self.family is None:
-            self.family = FamilyCard(update.family_id)
-        family = apply_update(self.family, update)
-        out: list[Keyed] = []
-        event, card = update.event, update.card
-        if update.fire and isinstance(event, Event) and card is not None:
-            ctx = Context(event, update.role, card, family, self.params)
-            for decision in evaluate(ctx):
-                nid = decision.notification_id
-                if nid in family.issued:
-                    continue  # one occasion, one offer
-                family.issued.add(nid)
-                recipient = family.members.get(decision.recipient) or (card if card.iin == decision.recipient else None)
-                record = notification_record(decision, recipient, family.family_id)
-                metrics.child(metrics.NOTIFICATIONS, decision.code, decision.kind).inc()
-                out.append((decision.recipient, orjson.dumps(record)))
-        if card is not None and not card.alive:
-            family.members.pop(card.iin, None)  # only living members count; keep state bounded
-        return out
 
-    def snapshot(self) -> FamilyCard:
-        assert self.family is not None
-        f = self.family
-        return FamilyCard(f.family_id, dict(f.members), set(f.issued))
+def _unkey(step: str, up: Stream[Any]) -> Stream[Any]:
+    return op.map(step, up, lambda kv: kv[1])
 
 
 # --- the flow ---------------------------------------------------------------------------
@@ -176,22 +141,60 @@ def build_flow(source: Source[RawMessage], outputs: Outputs, params: Params | No
                name: str = "familycard") -> Dataflow:
     params = params or load_params()
     late = params.scalar_int("late_record_days")
+    settle = params.scalar_int("tsa_settle_days")
     flow = Dataflow(name)
+
     raw = op.input("read", flow, source)
     decoded = op.map("decode", raw, decode_counted)
     valid = op.branch("valid", decoded, lambda x: isinstance(x, Event))
     bad = op.map("bad_input", valid.falses, dead_letter_out)
 
-    routed = op.flat_map("route", valid.trues, route)
-    person_out = op.stateful("person", routed, lambda resume: PersonLogic(resume, late))
+    routed = op.flat_map("route", valid.trues, lambda e: route(e, settle))
+    to_person, rest = _select("to_person", routed, PERSON)
+    to_calendar, rest = _select("to_calendar", rest, CALENDAR)
+    to_families, rest = _select("to_families", rest, FAMILIES)
+    to_offer_calendar, to_offers = _select("to_offer_calendar", rest, OFFER_CALENDAR)
+    replies = op.map("replies_keyed", to_offers, lambda t: (t[1], t[2]))
+
+    # calendar: ticks wake the people due today (birthdays, kandas, ruling expiries)
+    person_wakes = _unkey("person_wakes", op.stateful("calendar", to_calendar, CalendarLogic))
+    person_in = op.merge("person_in", to_person,
+                         op.map("as_subject", person_wakes, lambda kv: (kv[0], (kv[1], ROLE_SUBJECT))))
+
+    person_out = op.stateful("person", person_in, lambda resume: PersonLogic(resume, late))
     accepted = op.branch("accepted", person_out, lambda kv: isinstance(kv[1], MemberUpdate))
     rejected = op.map("rejected", accepted.falses, lambda kv: rejection_out(kv[1]))
 
-    by_family = op.map("by_family", accepted.trues, lambda kv: (kv[1].family_id, kv[1]))
-    notifications = op.stateful_batch("family", by_family, lambda resume: FamilyLogic(resume, params))
-    notification_items = op.map("unkey", notifications, lambda kv: kv[1])
+    family_wakes = _unkey("family_wakes", op.stateful("families", to_families, FamilyRegistryLogic))
+    by_family = op.merge("family_in", op.map("by_family", accepted.trues, lambda kv: (kv[1].family_id, kv[1])),
+                         family_wakes)
+    family_out = _unkey("family_out", op.stateful_batch("family", by_family,
+                                                        lambda resume: FamilyLogic(resume, params)))
 
-    op.output("write_notifications", notification_items, outputs.notifications)
-    op.output("write_dead_letters", op.merge("dead", bad, rejected), outputs.dead_letters)
+    notices_b = op.branch("notices", family_out, lambda x: isinstance(x, tuple))
+    notices = op.map("notice_out", notices_b.trues, lambda t: (t[1], orjson.dumps(t[2])))
+    timers_b = op.branch("offer_timers", notices_b.falses, lambda x: isinstance(x, Timer))
+    offer_timers = op.map("offer_timers_keyed", timers_b.trues, lambda t: (due_key(t.due), t))
+    to_offer_stage = op.map("offers_keyed", timers_b.falses, _by_offer_id)
+
+    offer_wakes = _unkey("offer_wakes", op.stateful(
+        "offer_calendar", op.merge("offer_calendar_in", to_offer_calendar, offer_timers), CalendarLogic))
+    offers_in = op.merge("offers_in", replies, to_offer_stage, offer_wakes)
+    offer_out = _unkey("offer_out", op.stateful_batch("offers", offers_in, OfferLogic))
+    encoded = op.map("encode", offer_out, encode_offer_output)
+
+    to_notes, rest_e = _select("out_notifications", encoded, NOTIFICATION)
+    to_assign, rest_e = _select("out_assignments", rest_e, ASSIGNMENT)
+    to_outcomes, to_dead = _select("out_outcomes", rest_e, OUTCOME)
+    dead_from_offers = op.map("dead_keyed", to_dead, lambda t: (t[1], t[2]))
+
+    op.output("write_notifications", op.merge("all_notifications", notices, to_notes), outputs.notifications)
+    op.output("write_assignments", to_assign, outputs.assignments)
+    op.output("write_outcomes", to_outcomes, outputs.outcomes)
+    op.output("write_dead_letters", op.merge("dead", bad, rejected, dead_from_offers), outputs.dead_letters)
     return flow
+
+
+def _by_offer_id(x: IssuedOffer | Withdrawal) -> Keyed:
+    return (x.nid, x)
 

@@ -2,6 +2,11 @@
 
 Each has exactly one partition, so with any number of workers one worker reads the file
 (in file order) and one writes each output file; the keyed stages in between spread the work.
+
+A ``day`` tick always travels alone in its batch. Run with ``epoch_interval = 0`` (every
+batch is an epoch), that makes each tick a barrier: Bytewax processes a stateful step's
+epochs in order, so everything the earlier messages caused, at every step and on every
+worker, is applied before anything the tick causes (see docs/DESIGN.md, "Ticks are barriers").
 Sinks snapshot their byte offset and truncate to it on resume, so a resumed replay writes
 no line twice.
 """
@@ -16,9 +21,13 @@ from bytewax.inputs import FixedPartitionedSource, StatefulSourcePartition
 from bytewax.outputs import FixedPartitionedSink, StatefulSinkPartition
 
 from flows.topics import topic_of
-from schemas.codec import RawMessage
+from schemas.codec import RawMessage, second_phase
 
 __all__ = ["JsonLinesSource", "IterableSource", "JsonLinesSink"]
+
+
+def is_tick(parsed: object) -> bool:
+    return type(parsed) is dict and parsed.get("type") == "day"
 
 
 class _LinesPartition(StatefulSourcePartition[RawMessage, int]):
@@ -31,8 +40,14 @@ class _LinesPartition(StatefulSourcePartition[RawMessage, int]):
                     break
             self._line = resume
         self._batch = batch_size
+        self._next_tick: RawMessage | None = None
 
     def next_batch(self) -> list[RawMessage]:
+        if self._next_tick is not None:
+            tick, self._next_tick = self._next_tick, None
+            if tick.phase == 1:
+                self._next_tick = second_phase(tick)
+            return [tick]
         out: list[RawMessage] = []
         for _ in range(self._batch):
             line = self._f.readline()
@@ -48,11 +63,18 @@ class _LinesPartition(StatefulSourcePartition[RawMessage, int]):
                 parsed = orjson.loads(value)
             except orjson.JSONDecodeError:
                 parsed = None
-            out.append(RawMessage(topic_of(parsed), value, None, None, self._line, None, parsed, self._line))
+            msg = RawMessage(topic_of(parsed), value, None, None, self._line, None, parsed, self._line)
+            if is_tick(parsed):
+                self._next_tick = msg
+                if not out:
+                    return self.next_batch()
+                return out
+            out.append(msg)
         return out
 
     def snapshot(self) -> int:
-        return self._line
+        # A tick read ahead, or between its two phases, is read again after a resume.
+        return self._line - (self._next_tick is not None)
 
     def close(self) -> None:
         self._f.close()
@@ -80,12 +102,24 @@ class _IterPartition(StatefulSourcePartition[RawMessage, int]):
             next(self._it, None)
             self._n += 1
         self._batch = batch_size
+        self._next_tick: RawMessage | None = None
 
     def next_batch(self) -> list[RawMessage]:
+        if self._next_tick is not None:
+            tick, self._next_tick = self._next_tick, None
+            if tick.phase == 1:
+                self._next_tick = second_phase(tick)
+            return [tick]
         out: list[RawMessage] = []
         for msg in self._it:
             self._n += 1
-            out.append(RawMessage(topic_of(msg), orjson.dumps(msg), None, None, self._n, None, msg, self._n))
+            raw = RawMessage(topic_of(msg), orjson.dumps(msg), None, None, self._n, None, msg, self._n)
+            if is_tick(msg):
+                self._next_tick = raw
+                if not out:
+                    return self.next_batch()
+                return out
+            out.append(raw)
             if len(out) >= self._batch:
                 return out
         if out:
@@ -93,7 +127,7 @@ class _IterPartition(StatefulSourcePartition[RawMessage, int]):
         raise StopIteration
 
     def snapshot(self) -> int:
-        return self._n
+        return self._n - (self._next_tick is not None)
 
 
 class IterableSource(FixedPartitionedSource[RawMessage, int]):

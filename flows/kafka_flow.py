@@ -19,7 +19,8 @@ def kafka_flow(bootstrap: str, *, stop_at_end: bool = False, input_topics: tuple
     outs = output_topics or OUTPUT_TOPICS
     return build_flow(
         AlignedKafkaSource(bootstrap, list(input_topics), stop_at_end=stop_at_end),
-        Outputs(KafkaTopicSink(bootstrap, outs["notifications"]), KafkaTopicSink(bootstrap, outs["dead_letters"])),
+        Outputs(*(KafkaTopicSink(bootstrap, outs[name])
+                  for name in ("notifications", "assignments", "dead_letters", "outcomes"))),
     )
 
 

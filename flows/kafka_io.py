@@ -35,7 +35,7 @@ from confluent_kafka import (
 )
 from confluent_kafka.admin import AdminClient, NewTopic
 
-from schemas.codec import RawMessage
+from schemas.codec import RawMessage, second_phase
 
 SEQ_KEY = "__seq__"  # resume-state entry holding the release counter, not a partition
 
@@ -89,6 +89,11 @@ def sort_key(parsed: Any) -> int:
         return 2 * _ordinal(text) + (etype == "day")
     except ValueError:
         return UNDATED
+
+
+def _is_tick(key: int) -> bool:
+    """Whether a sort key is a ``day`` tick's (rank 1)."""
+    return key >= 0 and key & 1 == 1
 
 
 def _base_client_config(bootstrap: str) -> dict[str, Any]:
@@ -206,6 +211,7 @@ class AlignedKafkaPartition(StatefulSourcePartition[RawMessage, AlignedState]):
             state = resume_state or {}
             # Position in the aligned release order: the family stage sorts by it (see Origin.seq).
             self._seq = int(state.get(SEQ_KEY, 0))
+            self._phase2: RawMessage | None = None
             self._parts: dict[tuple[str, int], _Part] = {}
             assignment: list[TopicPartition] = []
             for topic in dict.fromkeys(topics):
@@ -359,14 +365,20 @@ class AlignedKafkaPartition(StatefulSourcePartition[RawMessage, AlignedState]):
                             part.name, part.next_fetch, high)
                 part.next_fetch = None
 
-    def _release(self, limit: int) -> list[RawMessage]:
-        out: list[RawMessage] = []
+    def _release(self, limit: int, out: list[RawMessage] | None = None) -> list[RawMessage]:
+        """Release up to ``limit`` messages in total into ``out`` (a batch being built)."""
+        out = [] if out is None else out
+        if out and _is_tick(sort_key(out[-1].parsed)):
+            return out  # a tick closes its batch
         heap = self._heap
         blocking = self._blocking
-        while len(out) < limit and heap:
+        tick_released = False
+        while len(out) < limit and heap and not tick_released:
             key = heap[0][0]
             if blocking and key != UNDATED:
                 break
+            if _is_tick(key) and out:
+                break  # a tick travels alone in its batch, so it opens an epoch of its own
             part = heapq.heappop(heap)[2]
             # Drain this partition while it stays at or below every other head: one heap
             # operation per run instead of per message.
@@ -380,7 +392,10 @@ class AlignedKafkaPartition(StatefulSourcePartition[RawMessage, AlignedState]):
                 room -= 1
                 if key != UNDATED:
                     last_dated = key
-                if not keys or keys[0] > bound or not room:
+                if _is_tick(key):
+                    tick_released = True
+                    break
+                if not keys or keys[0] > bound or not room or _is_tick(keys[0]):
                     break
             if last_dated != UNDATED:
                 date = last_dated >> 1
@@ -405,6 +420,9 @@ class AlignedKafkaPartition(StatefulSourcePartition[RawMessage, AlignedState]):
     def next_batch(self) -> list[RawMessage]:
         if self._fatal is not None:
             raise KafkaException(self._fatal)
+        if self._phase2 is not None:  # the tick's offer-timer phase, an epoch after the first
+            tick, self._phase2 = self._phase2, None
+            return [tick]
         out = self._release(self._batch_size)
         fetched = False
         if len(out) < self._batch_size:
@@ -412,12 +430,14 @@ class AlignedKafkaPartition(StatefulSourcePartition[RawMessage, AlignedState]):
             if msgs:
                 fetched = True
                 self._ingest(msgs)
-                out.extend(self._release(self._batch_size - len(out)))
+                self._release(self._batch_size, out)
         seq = self._seq
         for message in out:
             seq += 1
             message.seq = seq
         self._seq = seq
+        if len(out) == 1 and _is_tick(sort_key(out[0].parsed)):
+            self._phase2 = second_phase(out[0])
         if out or fetched:
             self._wait = 0.0
             self._awake = None
@@ -441,6 +461,10 @@ class AlignedKafkaPartition(StatefulSourcePartition[RawMessage, AlignedState]):
         """
         state = {p.name: p.next_release for p in self._parts.values() if p.next_release is not None}
         state[SEQ_KEY] = self._seq
+        tick = self._phase2
+        if tick is not None:  # between a tick's two phases: read the tick again after a resume
+            state[f"{tick.topic}:{tick.partition}"] = int(tick.offset or 0)
+            state[SEQ_KEY] = tick.seq - 1
         return state
 
     def close(self) -> None:

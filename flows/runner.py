@@ -39,7 +39,7 @@ def _recovery(recovery_dir: Path | None) -> RecoveryConfig | None:
 
 
 def run_local(flow: Dataflow, *, process_id: int | None = None, addresses: list[str] | None = None,
-              recovery_dir: Path | None = None, epoch_seconds: float = 10.0) -> None:
+              recovery_dir: Path | None = None, epoch_seconds: float = 0.0) -> None:
     cli_main(
         flow,
         workers_per_process=1,

@@ -25,7 +25,12 @@ TOPIC_OF_TYPE = {
 }
 
 INPUT_TOPICS = tuple(dict.fromkeys(TOPIC_OF_TYPE.values()))
-OUTPUT_TOPICS = {"notifications": "notifications", "assignments": "assignments", "dead_letters": "dead-letters"}
+OUTPUT_TOPICS = {
+    "notifications": "notifications",
+    "assignments": "assignments",
+    "dead_letters": "dead-letters",
+    "outcomes": "offer-outcomes",  # extension: each offer's funnel steps (offered ... withdrawn)
+}
 
 
 def topic_of(message: object, default: str = "file") -> str:

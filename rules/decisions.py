@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from state.dates import Day, Month
 
-__all__ = ["Decision", "notification_id", "OFFER", "NOTICE", "REMINDER", "WITHDRAWAL"]
+__all__ = ["Decision", "notification_id", "derived_id", "OFFER", "NOTICE", "REMINDER", "WITHDRAWAL"]
 
 OFFER = "offer"
 NOTICE = "notice"
@@ -19,6 +19,11 @@ def notification_id(recipient: str, code: str, occasion: str, kind: str = OFFER)
     """A pure function of (recipient, code, occasion[, kind]): replays can never mint a second id."""
     basis = f"{recipient}|{code}|{occasion}" if kind in (OFFER, NOTICE) else f"{recipient}|{code}|{occasion}|{kind}"
     return "n-" + hashlib.blake2b(basis.encode(), digest_size=10).hexdigest()
+
+
+def derived_id(prefix: str, base_id: str, what: str) -> str:
+    """An id for something that follows from one offer (its reminder, withdrawal, assignment)."""
+    return prefix + hashlib.blake2b(f"{base_id}|{what}".encode(), digest_size=10).hexdigest()
 
 
 @dataclass(slots=True, frozen=True)

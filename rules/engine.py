@@ -17,7 +17,7 @@ from state.events import Event
 from state.family import FamilyCard
 from state.person import PersonCard
 
-__all__ = ["Context", "Rule", "rule", "evaluate", "registered_rules"]
+__all__ = ["Context", "Rule", "rule", "evaluate", "has_rules", "registered_rules"]
 
 
 @dataclass(slots=True, frozen=True)
@@ -87,6 +87,11 @@ def registered_rules() -> list[Rule]:
         for r in rules:
             seen[id(r)] = r
     return sorted(seen.values(), key=lambda r: r.code)
+
+
+def has_rules(event_type: str, role: str) -> bool:
+    """Whether any rule fires on this event type and role (most updates fire none)."""
+    return (event_type, role) in _RULES
 
 
 def evaluate(ctx: Context) -> list[Decision]:

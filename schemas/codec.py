@@ -12,17 +12,18 @@ from typing import Any
 
 import orjson
 
-from rules.decisions import Decision
+from rules.decisions import Decision, derived_id
 from rules.texts import render
 from schemas.validation import validate_event
 from state import dates, iin
 from state.dates import Day
 from state.events import Event, Origin
+from state.offers import Assignment, IssuedOffer, Outcome
 from state.person import PersonCard
 
 __all__ = [
-    "RawMessage", "DeadLetter", "decode", "dead_letter_record", "notification_record",
-    "MAX_MESSAGE_BYTES",
+    "RawMessage", "DeadLetter", "decode", "second_phase", "dead_letter_record", "notification_record",
+    "reminder_record", "withdrawal_record", "assignment_record", "outcome_record", "MAX_MESSAGE_BYTES",
 ]
 
 MAX_MESSAGE_BYTES = 64 * 1024
@@ -46,6 +47,13 @@ class RawMessage:
     timestamp_ms: int | None = None
     parsed: Any = None
     seq: int = 0
+    phase: int = 1  # a ``day`` tick is delivered twice: 1 = life-event timers, 2 = offer timers
+
+
+def second_phase(tick: RawMessage) -> RawMessage:
+    """The same ``day`` tick again, for the offer timers, one epoch after the life-event timers."""
+    return RawMessage(tick.topic, tick.value, tick.key, tick.partition, tick.offset, tick.timestamp_ms,
+                      tick.parsed, tick.seq, phase=2)
 
 
 @dataclass(slots=True, frozen=True)
@@ -80,7 +88,7 @@ def decode(raw: RawMessage) -> Event | DeadLetter:
     etype = obj["type"]
     if etype == "day":
         d = dates.day(obj["occurred_on"])
-        return Event(obj["event_id"], etype, "", d, d, {}, origin)
+        return Event(obj["event_id"], etype, "", d, d, {"phase": raw.phase}, origin)
     if etype == "sms_reply":
         d = dates.day(obj["received_at"])
         return Event(obj["event_id"], etype, obj["phone"], d, d, obj, origin)
@@ -154,3 +162,54 @@ def notification_record(d: Decision, recipient: PersonCard | None, family_id: st
 
 def _iso(d: Day | None) -> str | None:
     return None if d is None else dates.iso(d)
+
+
+def reminder_record(offer: IssuedOffer, on: Day) -> dict[str, Any]:
+    """The one reminder of an unanswered offer; it keeps the offer's reply_by."""
+    base = offer.record
+    return {
+        **base,
+        "notification_id": derived_id("n-", offer.nid, "reminder"),
+        "kind": "reminder",
+        "text": render(base["code"], "reminder", base["amount_kzt"], offer.reply_by),
+        "reasons": [f"offer {offer.nid} of {base['issued_on']} is not answered yet", *base["reasons"]],
+        "issued_on": dates.iso(on),
+    }
+
+
+def withdrawal_record(offer: IssuedOffer, reason: str, on: Day) -> dict[str, Any]:
+    base = offer.record
+    return {
+        **base,
+        "notification_id": derived_id("n-", offer.nid, "withdrawal"),
+        "kind": "withdrawal",
+        "text": render(base["code"], "withdrawal", base["amount_kzt"], None),
+        "reasons": [reason, f"withdraws offer {offer.nid} of {base['issued_on']}"],
+        "occurred_on": dates.iso(on),
+        "issued_on": dates.iso(on),
+        "reply_by": None,
+    }
+
+
+def assignment_record(a: Assignment) -> dict[str, Any]:
+    """Contract §2 ``assignments``; a closing record (a withdrawn running benefit) has its own id."""
+    base = a.offer.record
+    rec: dict[str, Any] = {
+        "assignment_id": derived_id("a-", a.offer.nid, "close" if a.closing else "assign"),
+        "notification_id": a.offer.nid,
+        "code": base["code"],
+        "iin": base["iin"],
+        "family_id": base["family_id"],
+        "amount_kzt": base["amount_kzt"],
+        "period": base["period"],
+        "start_month": dates.month_iso(a.start_month),
+        "end_month": None if a.end_month is None else dates.month_iso(a.end_month),
+        "iban": a.offer.iban,
+    }
+    return rec
+
+
+def outcome_record(o: Outcome) -> dict[str, Any]:
+    """One step of an offer's funnel (an extension topic, ``offer-outcomes``)."""
+    return {"notification_id": o.offer.nid, "code": o.offer.record["code"], "outcome": o.outcome,
+            "on": dates.iso(o.on)}

@@ -10,7 +10,7 @@ from state.dates import Day
 
 __all__ = [
     "Event", "Origin", "LIFE_EVENT_TYPES", "TRIGGERLESS_TYPES", "WAKE_TYPES", "RETIREMENT_AGE", "TURNS_18",
-    "KANDAS_NOTICE_DUE", "RULING_EXPIRED", "QUARTER_START",
+    "KANDAS_NOTICE_DUE", "RULING_EXPIRED", "QUARTER_START", "wake_event",
 ]
 
 LIFE_EVENT_TYPES = frozenset({
@@ -68,3 +68,9 @@ class Event:
     @property
     def delay_days(self) -> int:
         return self.recorded_on - self.occurred_on
+
+
+def wake_event(kind: str, target: str, tick: Event) -> Event:
+    """The internal event a ``day`` tick makes for one due target (dated by the tick)."""
+    on = tick.occurred_on
+    return Event(f"{kind}:{target}:{on}", kind, target, on, on, {}, tick.origin)

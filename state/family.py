@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from state.dates import Day
 from state.person import PersonCard
 
-__all__ = ["FamilyCard", "MemberUpdate", "apply_update"]
+__all__ = ["FamilyCard", "MemberUpdate", "Grant", "apply_update"]
 
 
 @dataclass(slots=True, frozen=True)
@@ -33,11 +33,28 @@ class MemberUpdate:
     fire: bool = False
 
 
+@dataclass(slots=True, frozen=True)
+class Grant:
+    """An offer this family issued that may still be open or running (for withdrawals)."""
+
+    nid: str
+    code: str
+    recipient: str
+    subject: str
+    period: str | None
+    reply_by: Day | None
+    end_month: int | None
+
+
 @dataclass(slots=True)
 class FamilyCard:
+    """``issued``: every notification id this family ever issued (one occasion, one offer).
+    ``grants``: the offers among them whose ground a later event could still remove."""
+
     family_id: str
     members: dict[str, PersonCard] = field(default_factory=dict)
     issued: set[str] = field(default_factory=set)
+    grants: dict[str, Grant] = field(default_factory=dict)
 
     def living(self) -> list[PersonCard]:
         return [c for c in self.members.values() if c.alive]

@@ -49,6 +49,7 @@ class PersonCard:
     registered: bool = False
     registered_on: Day = 0
     birth: Day = 0
+    adult_on: Day = 0  # the 18th birthday, kept because "is a child" is asked on every family update
     sex: str = ""
     family_id: str | None = None
     family_since: Day = 0
@@ -83,7 +84,7 @@ class PersonCard:
         return dates.age_years(self.birth, on)
 
     def is_adult(self, on: Day) -> bool:
-        return self.registered and dates.age_years(self.birth, on) >= 18
+        return self.registered and on >= self.adult_on
 
     def income_in(self, month: Month) -> int:
         return self.contributions.get(month, 0)
@@ -159,6 +160,7 @@ def _registered(card: PersonCard, e: Event) -> PersonCard:
         registered=True,
         registered_on=card.registered_on or e.occurred_on,
         birth=dates.day(d["birth_date"]),
+        adult_on=dates.birthday_on(dates.day(d["birth_date"]), 18),
         sex=d["sex"],
         family_id=d["family_id"] if moved else card.family_id,
         family_since=e.occurred_on if moved else card.family_since,
@@ -179,6 +181,7 @@ def _born(card: PersonCard, e: Event) -> PersonCard:
         registered=True,
         registered_on=card.registered_on or e.occurred_on,
         birth=e.occurred_on,
+        adult_on=dates.birthday_on(e.occurred_on, 18),
         sex=d["sex"],
         family_id=d["family_id"],
         family_since=e.occurred_on,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from state.events import TRIGGERLESS_TYPES, Event
+from state.events import TRIGGERLESS_TYPES, WAKE_TYPES, Event
 from state.family import MemberUpdate
 from state.person import ROLE_SUBJECT, PersonCard, apply, new_card, replace
 
@@ -47,6 +47,12 @@ class PersonSlot:
 
     def on_event(self, event: Event, role: str, late_record_days: int) -> list[PersonOutput]:
         card = self.card
+        if event.type in WAKE_TYPES:
+            # A date-driven rule for this person: only the living, registered ones matter;
+            # the calendar may hold people who since died or were never registered.
+            if not card.registered or not card.alive or card.family_id is None:
+                return []
+            return [MemberUpdate(card.family_id, card.iin, card, event, ROLE_SUBJECT, fire=True)]
         if event.event_id in card.seen:
             if role != ROLE_SUBJECT:
                 return []  # the subject's own key reports the duplicate once
@@ -69,7 +75,9 @@ class PersonSlot:
 
         out: list[PersonOutput] = []
         if before.registered and before.family_id and before.family_id != card.family_id:
-            out.append(MemberUpdate(before.family_id, card.iin, None, event, role, fire=False))
+            # the leave carries the new card: the old family's rules see where the person went
+            out.append(MemberUpdate(before.family_id, card.iin, card, event, role,
+                                    fire=_fires(event, late_record_days)))
         assert card.family_id is not None
         released, self.held = self.held, []
         for held in released:

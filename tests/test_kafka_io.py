@@ -82,19 +82,38 @@ def _run_flow(source: AlignedKafkaSource) -> list[RawMessage]:
 
 
 def _drain(part: AlignedKafkaPartition, limit: int | None = None, timeout: float = 15.0) -> list[RawMessage]:
-    """Call ``next_batch`` like Bytewax would, until StopIteration or ``limit`` messages."""
+    """Call ``next_batch`` like Bytewax would, until StopIteration or ``limit`` messages.
+
+    Checks the tick contract on the way: a ``day`` tick travels alone in its batch, and
+    the next batch is the same tick's second phase. Returns the phase-1 messages only,
+    and never stops between a tick's two phases.
+    """
     got: list[RawMessage] = []
     deadline = time.monotonic() + timeout
-    while limit is None or len(got) < limit:
+    pending_phase2: RawMessage | None = None
+    while limit is None or len(got) < limit or pending_phase2 is not None:
         assert time.monotonic() < deadline, f"stalled after {len(got)} messages"
         try:
             batch = part.next_batch()
         except StopIteration:
             break
+        if pending_phase2 is not None:
+            assert len(batch) == 1 and batch[0].phase == 2 and batch[0].offset == pending_phase2.offset, \
+                "a tick's second phase must be the very next batch"
+            pending_phase2 = None
+            continue
+        ticks = [m for m in batch if _is_tick_message(m)]
+        if ticks:
+            assert batch == ticks and len(ticks) == 1, "a tick must travel alone in its batch"
+            pending_phase2 = ticks[0]
         got.extend(batch)
         if not batch:
             time.sleep(0.001)
     return got
+
+
+def _is_tick_message(m: RawMessage) -> bool:
+    return isinstance(m.parsed, dict) and m.parsed.get("type") == "day"
 
 
 def _ids(msgs: list[RawMessage]) -> list[tuple[str, int | None, int | None]]:
@@ -135,8 +154,11 @@ def test_ensure_topics_creates_and_is_idempotent(kafka_bootstrap: str, unique_to
 def test_aligned_order_over_interleaved_topics(kafka_bootstrap: str, unique_topic_prefix: str,
                                                max_buffered: int) -> None:
     topics, messages = _setup(kafka_bootstrap, unique_topic_prefix)
-    out = _run_flow(AlignedKafkaSource(kafka_bootstrap, topics, batch_size=16, stop_at_end=True,
-                                       max_buffered=max_buffered))
+    both = _run_flow(AlignedKafkaSource(kafka_bootstrap, topics, batch_size=16, stop_at_end=True,
+                                        max_buffered=max_buffered))
+    out = [m for m in both if m.phase == 1]
+    # every tick comes out a second time (phase 2, the offer timers' epoch), and only ticks do
+    assert sorted(_ids([m for m in both if m.phase == 2])) == sorted(_ids([m for m in out if _is_tick_message(m)]))
     assert len(set(_ids(out))) == len(out), "a message came out twice"
     assert Counter(m.value for m in out) == Counter(v for _, _, v in messages)
     bad = [m for m in out if m.value == NOT_JSON]

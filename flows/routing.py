@@ -1,0 +1,120 @@
+"""Where each decoded message goes, as ``(destination, key, value)`` triples.
+
+Destinations are the keyed steps of the flow: ``person`` (IIN), ``calendar`` (a due date or
+a birth date), ``families`` (a shard of family ids, for the quarterly wake), ``offer_calendar``
+(a due date) and ``offers`` (a notification id). Timer registrations are derived here from
+the input events themselves, so the calendar sits upstream of the stages it wakes.
+"""
+
+from __future__ import annotations
+
+import zlib
+from dataclasses import dataclass
+from typing import Any
+
+from rules.calendar import birth_dates_due
+from state import dates
+from state.calendar import Timer
+from state.dates import Day
+from state.events import KANDAS_NOTICE_DUE, RULING_EXPIRED, Event
+from state.offers import REPLY_CHECK
+from state.person import ROLE_FATHER, ROLE_MOTHER, ROLE_SUBJECT
+
+__all__ = ["Tick", "BirthTick", "BirthReg", "FamilyReg", "route", "due_key", "birth_key", "family_shard",
+           "FAMILY_SHARDS", "PERSON", "CALENDAR", "FAMILIES", "OFFER_CALENDAR", "OFFERS"]
+
+PERSON, CALENDAR, FAMILIES, OFFER_CALENDAR, OFFERS = "person", "calendar", "families", "offer_calendar", "offers"
+
+# The family registry is split into this many keys: each quarter's wake is this many
+# messages, and each key's snapshot holds ~1/FAMILY_SHARDS of the family ids.
+FAMILY_SHARDS = 256
+
+
+@dataclass(slots=True, frozen=True)
+class Tick:
+    """A ``day`` tick delivered to a due-date or family-registry key."""
+
+    event: Event
+
+
+@dataclass(slots=True, frozen=True)
+class BirthTick:
+    """A ``day`` tick asking one birth-date key to wake its people for ``kinds``."""
+
+    event: Event
+    kinds: tuple[str, ...]
+
+
+@dataclass(slots=True, frozen=True)
+class BirthReg:
+    iin: str
+
+
+@dataclass(slots=True, frozen=True)
+class FamilyReg:
+    family_id: str
+
+
+Routed = tuple[str, str, Any]
+
+
+def due_key(d: Day) -> str:
+    return "d:" + dates.iso(d)
+
+
+def birth_key(birth: Day, sex: str) -> str:
+    return f"b:{dates.iso(birth)}:{sex}"
+
+
+def family_shard(family_id: str) -> str:
+    """Stable across processes (Python's ``hash`` is salted per process)."""
+    return f"s:{zlib.crc32(family_id.encode()) % FAMILY_SHARDS}"
+
+
+def route(event: Event, tsa_settle_days: int) -> list[Routed]:
+    t = event.type
+    if t == "day":
+        return _route_tick(event, tsa_settle_days)
+    if t == "sms_reply":
+        nid = str(event.data.get("in_reply_to", ""))
+        check = event.occurred_on + 1
+        return [(OFFERS, nid, event), (OFFER_CALENDAR, due_key(check), Timer(check, nid, REPLY_CHECK))]
+
+    d = event.data
+    out: list[Routed] = [(PERSON, event.subject, (event, ROLE_SUBJECT))]
+    if t in ("birth", "person_registered"):
+        for role, field in ((ROLE_MOTHER, "mother_iin"), (ROLE_FATHER, "father_iin")):
+            parent = d.get(field)
+            if parent:
+                out.append((PERSON, parent, (event, role)))
+        birth = event.occurred_on if t == "birth" else dates.day(d["birth_date"])
+        out.append((CALENDAR, birth_key(birth, d["sex"]), BirthReg(event.subject)))
+        out.append((FAMILIES, family_shard(d["family_id"]), FamilyReg(d["family_id"])))
+    elif t == "family_changed":
+        out.append((FAMILIES, family_shard(d["family_id"]), FamilyReg(d["family_id"])))
+    elif t == "kandas_status":
+        due = max(dates.day(d["valid_until"]) - 30, event.recorded_on)
+        out.append((CALENDAR, due_key(due), Timer(due, event.subject, KANDAS_NOTICE_DUE)))
+    elif t == "disability_ruling" and d.get("valid_until"):
+        due = max(dates.day(d["valid_until"]) + 1, event.recorded_on)
+        out.append((CALENDAR, due_key(due), Timer(due, event.subject, RULING_EXPIRED)))
+    return out
+
+
+def _route_tick(tick: Event, tsa_settle_days: int) -> list[Routed]:
+    """Phase 1 wakes the life-event timers and families; phase 2, an epoch later, the offers'.
+
+    So everything a day's date-driven rules cause (a withdrawal, say) reaches an offer
+    before that day's reminder or lapse does, on any number of workers.
+    """
+    on = tick.occurred_on
+    if tick.data.get("phase") == 2:
+        return [(OFFER_CALENDAR, due_key(on), Tick(tick))]
+    out: list[Routed] = [(CALENDAR, due_key(on), Tick(tick))]
+    kinds: dict[str, list[str]] = {}
+    for birth, sex, kind in birth_dates_due(on):
+        kinds.setdefault(birth_key(birth, sex), []).append(kind)
+    out.extend((CALENDAR, key, BirthTick(tick, tuple(k))) for key, k in kinds.items())
+    if on == dates.quarter_start(on) + tsa_settle_days:
+        out.extend((FAMILIES, f"s:{i}", Tick(tick)) for i in range(FAMILY_SHARDS))
+    return out

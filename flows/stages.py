@@ -1,0 +1,239 @@
+"""The Bytewax ``StatefulLogic`` classes of the flow: thin shells around ``state/`` slots.
+
+Each holds one key's slot, feeds it the key's inputs, and returns what it says to emit.
+Those that merge inputs from several upstream keys (family, offers) sort each batch by the
+source sequence first: Bytewax groups a batch by key, which loses the read order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from bytewax.operators import StatefulBatchLogic, StatefulLogic
+
+from flows import metrics
+from flows.routing import BirthReg, BirthTick, FamilyReg, Tick
+from rules import Context, Params, evaluate
+from rules.decisions import OFFER
+from rules.engine import has_rules
+from rules.withdrawals import WITHDRAWAL_TRIGGERS, grant_of, lost_grounds, still_relevant
+from schemas.codec import notification_record
+from state.calendar import BirthSlot, DueSlot, Timer
+from state.dates import Day
+from state.events import QUARTER_START, Event, wake_event
+from state.family import FamilyCard, MemberUpdate, apply_update
+from state.offers import IssuedOffer, OfferSlot, Withdrawal
+from state.person import ROLE_FATHER, ROLE_MOTHER, ROLE_SUBJECT
+from state.person_stage import PersonOutput, PersonSlot
+
+__all__ = ["PersonLogic", "CalendarLogic", "FamilyRegistryLogic", "FamilyLogic", "OfferLogic"]
+
+Keyed = tuple[str, Any]
+
+
+def _seq(event: object) -> int:
+    return event.origin.seq if isinstance(event, Event) and event.origin is not None else 0
+
+
+# --- person -----------------------------------------------------------------------------
+
+class PersonLogic(StatefulLogic[tuple[Event, str], PersonOutput, PersonSlot]):
+    """One person's slot; the card is immutable, so a snapshot copies only the held list."""
+
+    def __init__(self, resume: PersonSlot | None, late_record_days: int) -> None:
+        self.slot = resume
+        self.late_record_days = late_record_days
+
+    def on_item(self, value: tuple[Event, str]) -> tuple[Iterable[PersonOutput], bool]:
+        event, role = value
+        if self.slot is None:
+            iin = event.subject if role == ROLE_SUBJECT else event.data[f"{role}_iin"]
+            self.slot = PersonSlot.empty(iin)
+        out = self.slot.on_event(event, role, self.late_record_days)
+        if role == ROLE_SUBJECT and not self.slot.card.registered:
+            metrics.HELD.inc()
+        if role == ROLE_SUBJECT and event.delay_days > self.late_record_days:
+            metrics.LATE.inc()
+        return out, StatefulLogic.RETAIN
+
+    def on_eof(self) -> tuple[Iterable[PersonOutput], bool]:
+        if self.slot is None:
+            return [], StatefulLogic.RETAIN
+        return self.slot.held_rejections(), StatefulLogic.RETAIN
+
+    def snapshot(self) -> PersonSlot:
+        assert self.slot is not None
+        return PersonSlot(self.slot.card, list(self.slot.held))
+
+
+# --- calendars ----------------------------------------------------------------------------
+
+class CalendarLogic(StatefulLogic[Any, Keyed, Any]):
+    """A due-date (``d:``) or birth-date (``b:``) slot; emits ``(target, wake event)``."""
+
+    def __init__(self, resume: DueSlot | BirthSlot | None) -> None:
+        self.slot = resume
+
+    def on_item(self, value: Any) -> tuple[Iterable[Keyed], bool]:
+        if isinstance(value, (BirthReg, BirthTick)):
+            birth = self.slot if isinstance(self.slot, BirthSlot) else BirthSlot()
+            self.slot = birth
+            if isinstance(value, BirthReg):
+                birth.register(value.iin)
+                return [], StatefulLogic.RETAIN
+            due = birth.wake(value.kinds, value.event.occurred_on)
+            return [(t.target, wake_event(t.kind, t.target, value.event)) for t in due], StatefulLogic.RETAIN
+        slot = self.slot if isinstance(self.slot, DueSlot) else DueSlot()
+        self.slot = slot
+        if isinstance(value, Tick):
+            return [(t.target, wake_event(t.kind, t.target, value.event)) for t in slot.tick()], StatefulLogic.RETAIN
+        fired = slot.register(value)  # a Timer; fires at once if its date was already ticked
+        return [(t.target, wake_event(t.kind, t.target, _tick_for(t.due))) for t in fired], StatefulLogic.RETAIN
+
+    def snapshot(self) -> Any:
+        slot = self.slot
+        if isinstance(slot, BirthSlot):
+            return BirthSlot(slot.iins[:])
+        assert isinstance(slot, DueSlot)
+        return DueSlot(slot.ticked, list(slot.timers))
+
+
+def _tick_for(on: Day) -> Event:
+    """Stands in for a tick already processed, when a timer is registered after its date."""
+    return Event(f"day-{on}", "day", "", on, on, {}, None)
+
+
+class FamilyRegistryLogic(StatefulLogic[Any, Keyed, set[str]]):
+    """One shard of all family ids; the quarterly tick wakes every family in it."""
+
+    def __init__(self, resume: set[str] | None) -> None:
+        self.families: set[str] = set(resume or ())
+
+    def on_item(self, value: Any) -> tuple[Iterable[Keyed], bool]:
+        if isinstance(value, FamilyReg):
+            self.families.add(value.family_id)
+            return [], StatefulLogic.RETAIN
+        assert isinstance(value, Tick)
+        return [
+            (fid, MemberUpdate(fid, "", None, wake_event(QUARTER_START, fid, value.event), "family", fire=True))
+            for fid in sorted(self.families)
+        ], StatefulLogic.RETAIN
+
+    def snapshot(self) -> set[str]:
+        return set(self.families)
+
+
+# --- family -----------------------------------------------------------------------------
+
+_ROLE_ORDER = {ROLE_SUBJECT: 0, ROLE_MOTHER: 1, ROLE_FATHER: 2}
+
+
+def source_order(update: MemberUpdate) -> tuple[int, int]:
+    return _seq(update.event), _ROLE_ORDER.get(update.role, 3)
+
+
+class FamilyLogic(StatefulBatchLogic[MemberUpdate, Any, FamilyCard]):
+    """Folds member updates into the family card, runs the rules, finds lost grounds.
+
+    Emits notice records (``("notice", recipient, record)``), issued offers and withdrawal
+    requests for the offer stage, and the offers' reminder and lapse timers.
+    """
+
+    def __init__(self, resume: FamilyCard | None, params: Params) -> None:
+        self.family = resume
+        self.params = params
+        self.consent_days = params.scalar_int("consent_days")
+        self.reminder_days = params.scalar_int("reminder_after_days")
+
+    def on_batch(self, values: list[MemberUpdate]) -> tuple[Iterable[Any], bool]:
+        if len(values) > 1:
+            values = sorted(values, key=source_order)
+        out: list[Any] = []
+        for update in values:
+            out.extend(self.on_update(update))
+        return out, StatefulBatchLogic.RETAIN
+
+    def on_update(self, update: MemberUpdate) -> list[Any]:
+        if self.family is None:
+            self.family = FamilyCard(update.family_id)
+        family = self.family
+        event, card = update.event, update.card
+        firing = (update.fire and isinstance(event, Event)
+                  and (has_rules(event.type, update.role) or event.type in WITHDRAWAL_TRIGGERS))
+        children_before = len(family.children(event.occurred_on)) if firing and isinstance(event, Event) else None
+        apply_update(family, update)
+        out: list[Any] = []
+        if firing and isinstance(event, Event):
+            ctx = Context(event, update.role, card, family, self.params, children_before)
+            for decision in evaluate(ctx):
+                out.extend(self._issue(family, decision, card, event))
+            today = event.occurred_on
+            live = [g for g in family.grants.values() if still_relevant(g, today)]
+            family.grants = {g.nid: g for g in live}
+            for loss in lost_grounds(ctx, live, len(family.children(today))):
+                family.grants.pop(loss.grant.nid, None)
+                out.append(Withdrawal(loss.grant.nid, loss.reason, loss.on, loss.only_if_open, event))
+        if card is not None and not card.alive:
+            family.members.pop(card.iin, None)  # only living members count; keep state bounded
+        return out
+
+    def _issue(self, family: FamilyCard, decision: Any, card: Any, event: Event) -> list[Any]:
+        nid = decision.notification_id
+        if nid in family.issued:
+            return []  # one occasion, one offer
+        family.issued.add(nid)
+        recipient = family.members.get(decision.recipient)
+        if recipient is None and card is not None and card.iin == decision.recipient:
+            recipient = card
+        record = notification_record(decision, recipient, family.family_id)
+        if decision.kind != OFFER:
+            metrics.child(metrics.NOTIFICATIONS, decision.code, decision.kind).inc()
+            return [("notice", decision.recipient, record)]
+        family.grants[nid] = grant_of(decision)
+        offer = IssuedOffer(record, decision.start_month, decision.end_month,
+                            recipient.iban if recipient is not None else None, event)
+        issued = decision.issued_on
+        return [offer, Timer(issued + self.reminder_days, nid, "remind"),
+                Timer(issued + self.consent_days + 1, nid, "lapse")]
+
+    def snapshot(self) -> FamilyCard:
+        assert self.family is not None
+        f = self.family
+        return FamilyCard(f.family_id, dict(f.members), set(f.issued), dict(f.grants))
+
+
+# --- offers -----------------------------------------------------------------------------
+
+def _offer_seq(value: Any) -> int:
+    if isinstance(value, (IssuedOffer, Withdrawal)):
+        return _seq(value.event)
+    return _seq(value)
+
+
+class OfferLogic(StatefulBatchLogic[Any, Any, OfferSlot]):
+    """One offer's life: the offer, replies, reminder and lapse timers, withdrawals."""
+
+    def __init__(self, resume: OfferSlot | None) -> None:
+        self.slot = resume or OfferSlot()
+
+    def on_batch(self, values: list[Any]) -> tuple[Iterable[Any], bool]:
+        if len(values) > 1:
+            values = sorted(values, key=_offer_seq)
+        out: list[Any] = []
+        slot = self.slot
+        for value in values:
+            if isinstance(value, IssuedOffer):
+                out.extend(slot.on_offer(value))
+            elif isinstance(value, Withdrawal):
+                out.extend(slot.on_withdrawal(value))
+            elif value.type == "sms_reply":
+                out.extend(slot.on_reply(value))
+            else:  # a remind / lapse / reply_check wake from the offer calendar
+                out.extend(slot.on_timer(value.type, value.occurred_on))
+        return out, StatefulBatchLogic.RETAIN
+
+    def snapshot(self) -> OfferSlot:
+        s = self.slot
+        return OfferSlot(s.offer, s.status, s.reminded, s.answered_by, list(s.held), set(s.seen_replies),
+                         list(s.early_timers))

@@ -1,0 +1,97 @@
+"""Offers fired by a death: the survivor benefit for dependants and the funeral payment.
+
+Both run while the deceased is still in ``ctx.family`` with ``died_on`` set; ``living()``
+and ``adults()`` already leave them out, and the recipient is checked never to be them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from rules.common import guardian_of, offer
+from rules.decisions import Decision
+from rules.engine import Context, rule
+from rules.insurance import banded
+from rules.params import half_up
+from state import dates
+from state.dates import Day
+from state.family import FamilyCard
+from state.person import PersonCard
+
+__all__ = ["breadwinner_loss", "funeral_payment", "dependants_of"]
+
+
+def dependants_of(family: FamilyCard, deceased: str, on: Day) -> list[PersonCard]:
+    """Living members who are children of ``deceased``: under 18, or any age if disabled before 18."""
+    return sorted(
+        (c for c in family.living()
+         if c.iin != deceased and deceased in (c.mother_iin, c.father_iin)
+         and (not c.is_adult(on) or c.disabled_before_18)),
+        key=lambda c: (c.birth, c.iin),
+    )
+
+
+def _describe(c: PersonCard, on: Day) -> str:
+    if c.is_adult(on):
+        return f"{c.iin} (aged {c.age_on(on)}, disabled before 18)"
+    return f"{c.iin} (born {dates.iso(c.birth)}, under 18)"
+
+
+@rule("breadwinner_loss", on=("death",))
+def breadwinner_loss(ctx: Context) -> Iterator[Decision]:
+    deceased, family, on = ctx.card, ctx.family, ctx.on
+    deps = dependants_of(family, deceased.iin, on)
+    if not deps:
+        return
+    youngest = deps[-1]
+    # The guardian of the youngest, never the deceased: a dead mother passes to the father,
+    # a dead father (or no parent in the family) to the oldest other living adult.
+    mother = None if youngest.mother_iin == deceased.iin else family.get(youngest.mother_iin)
+    father_iin = None if youngest.father_iin == deceased.iin else youngest.father_iin
+    recipient = guardian_of(family, mother, father_iin, on)
+    if recipient is None or recipient.iin == deceased.iin:
+        recipient = family.oldest_adult(on, excluding=deceased.iin)
+    if recipient is None:
+        return  # no living adult to receive it
+    found = banded(ctx.params, "breadwinner_loss", len(deps))
+    if found is None:
+        return
+    share, key = found
+    pm = ctx.params.subsistence_minimum(on)
+    minors = [c for c in deps if not c.is_adult(on)]
+    end = dates.month_of(dates.birthday_on(minors[-1].birth, 18)) - 1 if minors else None
+    yield offer(
+        ctx, "breadwinner_loss", recipient, f"breadwinner:{deceased.iin}", half_up(share * pm), "monthly",
+        [f"{deceased.iin} died on {dates.iso(on)}",
+         f"{len(deps)} dependant(s) in family {family.family_id}: " + ", ".join(_describe(c, on) for c in deps),
+         f"offered to {recipient.iin}, guardian of the youngest dependant {youngest.iin}",
+         f"share {share} ({key} dependants) x subsistence minimum {pm} KZT monthly"
+         + (f" until {dates.month_iso(end)}, the month before {minors[-1].iin} turns 18" if end is not None
+            else ", open-ended (every dependant disabled before 18)")],
+        start_month=dates.month_of(on), end_month=end,
+    )
+
+
+@rule("funeral_payment", on=("death",))
+def funeral_payment(ctx: Context) -> Iterator[Decision]:
+    deceased, family, on = ctx.card, ctx.family, ctx.on
+    ruling = deceased.ruling
+    if deceased.pension_kzt is not None:
+        ground = f"{deceased.iin} had a pension of {deceased.pension_kzt} KZT"
+    elif ruling is not None and ruling.in_force(on):
+        ground = (f"{deceased.iin} had a disability ruling in force (group {ruling.group}, "
+                  f"decided {dates.iso(ruling.decided_on)}"
+                  + (f", valid until {dates.iso(ruling.valid_until)})" if ruling.valid_until is not None else ")"))
+    else:
+        return
+    recipient = family.oldest_adult(on, excluding=deceased.iin)
+    if recipient is None:
+        return
+    coef = ctx.params.coefficient("funeral_payment", "one_time")
+    mci = ctx.params.mci(on)
+    yield offer(
+        ctx, "funeral_payment", recipient, f"funeral:{deceased.iin}", half_up(coef * mci), "one_time",
+        [f"{deceased.iin} died on {dates.iso(on)}", ground,
+         f"offered to {recipient.iin}, the oldest other living adult of family {family.family_id}",
+         f"{coef} x mci {mci} KZT"],
+    )

@@ -1,0 +1,105 @@
+"""Benefits of large families and decorated mothers (rules.md §3, amounts in ``parameters.json``)."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Iterator
+from decimal import Decimal
+
+from rules.common import offer
+from rules.decisions import Decision
+from rules.engine import Context, rule
+from rules.params import Params, half_up
+from state import dates
+from state.family import FamilyCard
+from state.person import PersonCard
+
+__all__ = ["large_family_benefit", "mother_award_benefit", "large_family_rate", "mother_of_most"]
+
+# "8+ per child": from 8 children on, the coefficient is paid for each child.
+_PER_CHILD = re.compile(r"^(\d+)\+ per child$")
+
+
+def large_family_rate(params: Params, children: int) -> tuple[Decimal, str] | None:
+    """(× mci for the whole family, how it was found) for ``children`` children, or None below the table."""
+    table = "large_family_benefit"
+    values = params.raw["coefficients"][table]["values"]
+    if str(children) in values:
+        return params.coefficient(table, str(children)), f"{children} children"
+    for key in values:
+        m = _PER_CHILD.match(key)
+        if m is not None and children >= int(m.group(1)):
+            per_child = params.coefficient(table, key)
+            return per_child * children, f"{per_child} per child ({key}) x {children} children"
+    return None
+
+
+def mother_of_most(family: FamilyCard, children: list[PersonCard]) -> PersonCard | None:
+    """The mother named by most of ``children``, if she is a living member (ties: a member first)."""
+    counts = Counter(c.mother_iin for c in children if c.mother_iin is not None)
+    if not counts:
+        return None
+    top = max(counts.values())
+    tied = sorted(iin for iin, n in counts.items() if n == top)
+    members = [m for m in (family.get(iin) for iin in tied) if m is not None and m.alive]
+    return members[0] if members else None
+
+
+@rule("large_family_benefit", on=("birth", "family_changed"))
+def large_family_benefit(ctx: Context) -> Iterator[Decision]:
+    e, family, on, params = ctx.event, ctx.family, ctx.on, ctx.params
+    newcomer = ctx.card
+    if ctx.children_before is None or newcomer.family_id != family.family_id or newcomer.iin not in family.members:
+        return  # the family the person left, or a caller that could not count the children before
+    children = family.children(on)
+    threshold = min(int(k) for k in params.raw["coefficients"]["large_family_benefit"]["values"] if k.isdigit())
+    if ctx.children_before >= threshold or len(children) < threshold:
+        return
+    rate = large_family_rate(params, len(children))
+    if rate is None:
+        return
+    coef, how = rate
+    mother = mother_of_most(family, children)
+    recipient = mother or family.oldest_adult(on)
+    if recipient is None:
+        return
+    mci = params.mci(on)
+    how_joined = (f"child {newcomer.iin} born {dates.iso(on)}" if e.type == "birth"
+                  else f"{newcomer.iin} joined family {family.family_id} on {dates.iso(on)}")
+    yield offer(
+        ctx, "large_family_benefit", recipient, f"large_family:{family.family_id}:{dates.iso(on)}",
+        half_up(coef * mci), "monthly",
+        [how_joined,
+         f"children under 18 in family {family.family_id}: {ctx.children_before} before, {len(children)} now: "
+         + ", ".join(c.iin for c in sorted(children, key=lambda c: (c.birth, c.iin))),
+         f"offered to {recipient.iin}, "
+         + ("mother of most of the children" if mother is not None else "the oldest adult of the family"),
+         f"{how}: {coef} x mci {mci} KZT monthly from {dates.month_iso(dates.month_of(on))}, open-ended"],
+        start_month=dates.month_of(on),
+    )
+
+
+@rule("mother_award_benefit", on=("award",))
+def mother_award_benefit(ctx: Context) -> Iterator[Decision]:
+    person, e, params = ctx.card, ctx.event, ctx.params
+    if person.sex != "female" or not person.alive:
+        return
+    award = e.data["award"]
+    rates = params.raw["coefficients"]["mother_award_benefit"]["values"]
+    if award not in rates:
+        return
+    rate = params.coefficient("mother_award_benefit", award)
+    others = {a: params.coefficient("mother_award_benefit", a) for a in person.awards if a != award and a in rates}
+    if any(r >= rate for r in others.values()):
+        return  # not higher than an award she already has: that one's benefit stands
+    mci = params.mci(e.occurred_on)
+    start = dates.month_of(e.occurred_on)
+    reasons = [f"{person.iin} awarded {award} on {dates.iso(e.occurred_on)}"]
+    if others:
+        reasons.append("higher than her earlier award(s): " + ", ".join(f"{a} {r}" for a, r in sorted(others.items())))
+    reasons.append(f"{rate} x mci {mci} KZT monthly from {dates.month_iso(start)}, lifelong")
+    yield offer(
+        ctx, "mother_award_benefit", person, f"award:{person.iin}:{award}", half_up(rate * mci), "monthly",
+        reasons, start_month=start,
+    )

@@ -1,0 +1,126 @@
+"""Social insurance payments for lost income: loss of working capacity and loss of a job.
+
+Both are (AMD − 0.5 × minimum wage) × replacement rate × PSC (rules.md §3, Social Code
+art. 171), computed exactly and rounded half up once, at the end.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from decimal import ROUND_HALF_UP, Decimal
+
+from rules.common import offer
+from rules.decisions import Decision
+from rules.engine import Context, rule
+from rules.insurance import amd, amd_window, banded, contribution_months_before, insured, participation_months, psc
+from rules.params import Params, half_up
+from rules.retirement import retirement_day
+from state import dates
+from state.dates import Day
+from state.person import PersonCard
+
+__all__ = ["working_capacity_loss", "job_loss"]
+
+
+def _kzt(amount: Decimal) -> str:
+    """An intermediate amount for the reasons, to the tiyn (the computation itself stays exact)."""
+    return f"{amount.quantize(Decimal('0.01'), rounding=ROUND_HALF_UP)}"
+
+
+def _insured_income(card: PersonCard, on: Day, params: Params) -> tuple[Decimal, int, Decimal, list[str]]:
+    """(AMD − 0.5 × minimum wage, participation months, PSC, the reasons for each) as of ``on``."""
+    average = amd(card, on, params)
+    mw = params.minimum_wage(on)
+    deduction = params.scalar_decimal("amd_deduction_minimum_wages") * mw
+    months = participation_months(card, on)
+    coef = psc(months, params)
+    first, last = amd_window(on, params)
+    cap = params.scalar_decimal("amd_cap_minimum_wages")
+    reasons = [
+        f"AMD {_kzt(average)} KZT: incomes of {contribution_months_before(card, on, params)} contribution "
+        f"months in {dates.month_iso(first)}..{dates.month_iso(last)}, each capped at {cap} x minimum wage "
+        f"{mw} KZT, divided by {params.scalar_int('amd_window_months')}",
+        f"{months} participation months up to {dates.month_iso(dates.month_of(on))}: PSC {coef}",
+        f"AMD minus {params.scalar_decimal('amd_deduction_minimum_wages')} x minimum wage {mw} KZT "
+        f"= {_kzt(average - deduction)} KZT",
+    ]
+    return average - deduction, months, coef, reasons
+
+
+@rule("working_capacity_loss", on=("disability_ruling",))
+def working_capacity_loss(ctx: Context) -> Iterator[Decision]:
+    person, e, params = ctx.card, ctx.event, ctx.params
+    ruling = person.ruling
+    on = e.occurred_on
+    if ruling is None or ruling.decided_on != on or not person.alive:
+        return  # an older ruling arriving late: the newer one stands
+    if ruling.loss_pct < params.scalar_int("wcl_min_loss_pct") or not insured(person):
+        return
+    if ruling.valid_until is not None and ruling.valid_until < on:
+        return  # a ruling that had expired before it was decided pays nothing
+    retires = retirement_day(person.birth, person.sex)
+    if on >= retires:
+        return
+    base, _, coef, income_reasons = _insured_income(person, on, params)
+    rate = params.scalar_decimal("wcl_replacement_rate")
+    amount = half_up(base * rate * coef * ruling.loss_pct / 100)
+    if amount <= 0:
+        return
+    start = dates.month_of(on)
+    end = dates.month_of(retires) - 1
+    why_end = f"the month before retirement age ({dates.iso(retires)})"
+    if ruling.valid_until is not None and dates.month_of(ruling.valid_until) <= end:
+        end, why_end = dates.month_of(ruling.valid_until), f"ruling valid until {dates.iso(ruling.valid_until)}"
+    if end < start:
+        # Entitled on the event date, so the event's month is paid even when retirement age
+        # comes later in that same month (the month before it would end the period before it starts).
+        end, why_end = start, f"the ruling's month; retirement age on {dates.iso(retires)}"
+    yield offer(
+        ctx, "working_capacity_loss", person, f"wcl:{person.iin}:{dates.iso(on)}", amount, "monthly",
+        [f"disability ruling for {person.iin} on {dates.iso(on)}: group {ruling.group}, "
+         f"loss of working capacity {ruling.loss_pct} % (at least {params.scalar_int('wcl_min_loss_pct')} %)",
+         f"under retirement age on {dates.iso(on)}: reaches it on {dates.iso(retires)}",
+         *income_reasons,
+         f"x replacement rate {rate} x PSC {coef} x {ruling.loss_pct}/100, "
+         f"monthly {dates.month_iso(start)}..{dates.month_iso(end)} ({why_end})"],
+        start_month=start, end_month=end,
+    )
+
+
+@rule("job_loss", on=("unemployed_registered",))
+def job_loss(ctx: Context) -> Iterator[Decision]:
+    person, e, params = ctx.card, ctx.event, ctx.params
+    on = e.occurred_on
+    dismissed = person.dismissed_on
+    if not person.alive or dismissed is None or dismissed > on:
+        return
+    if person.employed_since is not None and person.employed_since >= dismissed:
+        return  # employed again after the dismissal (the same day: a job change)
+    recent = contribution_months_before(person, on, params)
+    first, last = amd_window(on, params)
+    if recent < params.scalar_int("job_loss_min_contribution_months"):
+        return
+    base, months, coef, income_reasons = _insured_income(person, on, params)
+    found = banded(params, "job_loss_months", months)
+    if found is None:
+        return
+    duration = int(found[0])
+    rate = params.scalar_decimal("job_loss_replacement_rate")
+    amount = half_up(base * rate * coef)
+    if amount <= 0:
+        return
+    start = dates.month_of(on)
+    end = start + duration - 1
+    yield offer(
+        ctx, "job_loss", person, f"job_loss:{person.iin}:{dates.iso(dismissed)}", amount, "monthly",
+        [f"dismissed on {dates.iso(dismissed)}"
+         + (f" ({person.dismissal_reason})" if person.dismissal_reason else "")
+         + ", no employment started since",
+         f"registered unemployed on {dates.iso(on)}",
+         f"{recent} contribution months in {dates.month_iso(first)}..{dates.month_iso(last)} "
+         f"(at least {params.scalar_int('job_loss_min_contribution_months')})",
+         *income_reasons,
+         f"x replacement rate {rate} x PSC {coef}, monthly for {duration} months ({found[1]} participation "
+         f"months): {dates.month_iso(start)}..{dates.month_iso(end)}"],
+        start_month=start, end_month=end,
+    )
