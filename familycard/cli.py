@@ -42,6 +42,9 @@ def _parser() -> argparse.ArgumentParser:
                           "which makes day ticks barriers (see docs/DESIGN.md)")
     run.add_argument("--stop-at-end", action="store_true",
                      help="Kafka mode: stop once every input partition is read to its end")
+    run.add_argument("--simulate-citizens", action=argparse.BooleanOptionalAction, default=None,
+                     help="simulated citizens answer the offers (default: on for the embedded run, "
+                          "off for --input and --kafka, where replies come from the input)")
     run.add_argument("--process-id", type=int, help=argparse.SUPPRESS)
     run.add_argument("--addresses", help=argparse.SUPPRESS)
     _add_population_args(run)
@@ -49,6 +52,13 @@ def _parser() -> argparse.ArgumentParser:
     gen = sub.add_parser("generate", help="write a synthetic population and its life events as JSON lines")
     _add_population_args(gen)
     gen.add_argument("--output", type=Path, help="file to write (default: standard output)")
+
+    sim = sub.add_parser("simulate-citizens", help="Kafka mode: answer the offers in `notifications` "
+                                                   "on `sms.replies`, as simulated citizens would")
+    sim.add_argument("--kafka", metavar="HOST:PORT", required=True)
+    sim.add_argument("--notifications-topic", default="notifications")
+    sim.add_argument("--replies-topic", default="sms.replies")
+    sim.add_argument("--stop-at-end", action="store_true", help="stop once caught up with the notifications")
     return parser
 
 
@@ -81,9 +91,16 @@ def cmd_generate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _simulate(args: argparse.Namespace) -> bool:
+    if args.simulate_citizens is not None:
+        return bool(args.simulate_citizens)
+    return args.input is None and args.kafka is None
+
+
 def _worker_argv(args: argparse.Namespace, input_path: Path) -> list[str]:
     argv = ["run", "--input", str(input_path), "--output", str(args.output),
-            "--epoch-seconds", str(args.epoch_seconds)]
+            "--epoch-seconds", str(args.epoch_seconds),
+            "--simulate-citizens" if _simulate(args) else "--no-simulate-citizens"]
     if args.recovery:
         argv += ["--recovery", str(args.recovery)]
     return argv
@@ -112,8 +129,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(f"generated {n} messages for {args.families} families over {args.days} days "
               f"in {time.perf_counter() - t0:.1f} s -> {input_path}")
 
+    simulate = _simulate(args)
     if args.process_id is not None:  # one member of a cluster started by run_cluster
-        run_local(_file_flow(input_path, out), process_id=args.process_id,
+        run_local(_file_flow(input_path, out, simulate), process_id=args.process_id,
                   addresses=args.addresses.split(";"), recovery_dir=args.recovery,
                   epoch_seconds=args.epoch_seconds)
         return 0
@@ -122,7 +140,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.workers > 1:
         run_cluster(_worker_argv(args, input_path), args.workers)
     else:
-        run_local(_file_flow(input_path, out), recovery_dir=args.recovery, epoch_seconds=args.epoch_seconds)
+        run_local(_file_flow(input_path, out, simulate), recovery_dir=args.recovery,
+                  epoch_seconds=args.epoch_seconds)
     summary = summarize_files(out)
     summary.seconds = time.perf_counter() - t0
     summary.input_messages = _count_lines(input_path)
@@ -131,13 +150,14 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _file_flow(input_path: Path, out: Path):  # type: ignore[no-untyped-def]
+def _file_flow(input_path: Path, out: Path, simulate_citizens: bool = False):  # type: ignore[no-untyped-def]
     from flows.dataflow import Outputs, build_flow
     from flows.files import JsonLinesSink, JsonLinesSource
 
     return build_flow(
         JsonLinesSource(input_path),
         Outputs(*(JsonLinesSink(out / name) for name in OUTPUT_FILES)),
+        simulate_citizens=simulate_citizens,
     )
 
 
@@ -147,8 +167,18 @@ def _run_kafka(args: argparse.Namespace) -> int:
     return run_kafka(args)
 
 
+def cmd_simulate_citizens(args: argparse.Namespace) -> int:
+    from flows.citizens_kafka import simulate_citizens
+
+    n = simulate_citizens(args.kafka, args.notifications_topic, args.replies_topic, stop_at_end=args.stop_at_end)
+    print(f"sent {n} simulated replies to {args.replies_topic}", file=sys.stderr)
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "generate":
         return cmd_generate(args)
+    if args.command == "simulate-citizens":
+        return cmd_simulate_citizens(args)
     return cmd_run(args)

@@ -24,6 +24,7 @@ from bytewax.dataflow import Dataflow, Stream
 from bytewax.inputs import Source
 from bytewax.outputs import Sink
 
+from familycard.citizens import reply_for
 from flows import metrics
 from flows.routing import CALENDAR, FAMILIES, OFFER_CALENDAR, PERSON, due_key, route
 from flows.stages import CalendarLogic, FamilyLogic, FamilyRegistryLogic, OfferLogic, PersonLogic
@@ -137,8 +138,26 @@ def _unkey(step: str, up: Stream[Any]) -> Stream[Any]:
 
 # --- the flow ---------------------------------------------------------------------------
 
+def simulated_reply(item: Keyed) -> list[Keyed]:
+    """Embedded mode: a simulated citizen's answer to an issued offer, as an input message.
+
+    It goes through ``decode`` like any SMS, dated by its own ``received_at``; the offer
+    stage applies it in event time (see ``state.offers``).
+    """
+    offer = item[1]
+    if not isinstance(offer, IssuedOffer):
+        return []
+    reply = reply_for(offer.record)
+    if reply is None:
+        return []
+    seq = offer.event.origin.seq if offer.event.origin is not None else 0
+    event = decode(RawMessage("sms.replies", orjson.dumps(reply), reply["phone"].encode(), None, None, None,
+                              reply, seq))
+    return [(offer.nid, event)] if isinstance(event, Event) else []
+
+
 def build_flow(source: Source[RawMessage], outputs: Outputs, params: Params | None = None,
-               name: str = "familycard") -> Dataflow:
+               name: str = "familycard", simulate_citizens: bool = False) -> Dataflow:
     params = params or load_params()
     late = params.scalar_int("late_record_days")
     settle = params.scalar_int("tsa_settle_days")
@@ -180,6 +199,9 @@ def build_flow(source: Source[RawMessage], outputs: Outputs, params: Params | No
     offer_wakes = _unkey("offer_wakes", op.stateful(
         "offer_calendar", op.merge("offer_calendar_in", to_offer_calendar, offer_timers), CalendarLogic))
     offers_in = op.merge("offers_in", replies, to_offer_stage, offer_wakes)
+    if simulate_citizens:
+        offers_in = op.merge("with_citizens", offers_in,
+                             op.flat_map("citizens", to_offer_stage, simulated_reply))
     offer_out = _unkey("offer_out", op.stateful_batch("offers", offers_in, OfferLogic))
     encoded = op.map("encode", offer_out, encode_offer_output)
 

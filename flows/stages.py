@@ -191,9 +191,9 @@ class FamilyLogic(StatefulBatchLogic[MemberUpdate, Any, FamilyCard]):
             metrics.child(metrics.NOTIFICATIONS, decision.code, decision.kind).inc()
             return [("notice", decision.recipient, record)]
         family.grants[nid] = grant_of(decision)
-        offer = IssuedOffer(record, decision.start_month, decision.end_month,
-                            recipient.iban if recipient is not None else None, event)
         issued = decision.issued_on
+        offer = IssuedOffer(record, decision.start_month, decision.end_month,
+                            recipient.iban if recipient is not None else None, event, issued + self.reminder_days)
         return [offer, Timer(issued + self.reminder_days, nid, "remind"),
                 Timer(issued + self.consent_days + 1, nid, "lapse")]
 
@@ -205,10 +205,13 @@ class FamilyLogic(StatefulBatchLogic[MemberUpdate, Any, FamilyCard]):
 
 # --- offers -----------------------------------------------------------------------------
 
-def _offer_seq(value: Any) -> int:
-    if isinstance(value, (IssuedOffer, Withdrawal)):
-        return _seq(value.event)
-    return _seq(value)
+def _offer_seq(value: Any) -> tuple[int, int]:
+    """Source order; for one source message: the offer, then a withdrawal, a reply, a timer."""
+    if isinstance(value, IssuedOffer):
+        return _seq(value.event), 0
+    if isinstance(value, Withdrawal):
+        return _seq(value.event), 1
+    return _seq(value), 2 if value.type == "sms_reply" else 3
 
 
 class OfferLogic(StatefulBatchLogic[Any, Any, OfferSlot]):
@@ -236,4 +239,4 @@ class OfferLogic(StatefulBatchLogic[Any, Any, OfferSlot]):
     def snapshot(self) -> OfferSlot:
         s = self.slot
         return OfferSlot(s.offer, s.status, s.reminded, s.answered_by, list(s.held), set(s.seen_replies),
-                         list(s.early_timers))
+                         list(s.early_timers), s.checked_until)

@@ -25,6 +25,20 @@ def _ordinal(n: int) -> str:
 
 @rule("birth_benefit", on=("birth",), role="mother")
 def birth_benefit(ctx: Context) -> Iterator[Decision]:
+    """One-time birth benefit for a newborn child, to the child's guardian.
+
+    Fires: on ``birth``, from the mother's path (role ``mother``): the card is the mother's,
+      carrying every child known with her ``mother_iin``, this one included.
+    Condition: none beyond a guardian being found.
+    Amount: coefficient table ``birth_benefit`` by the child's birth order (its position among
+      the mother's known children, earlier children of a multiple birth included: ``1``, ``2``,
+      ``3``, ``4+``) × ``mci`` of the birth date, rounded half up.
+    Recipient: the child's guardian — the mother if registered, alive and in the child's
+      family, else the father named in the birth if alive and in that family, else the
+      family's oldest living adult; no offer when there is none.
+    Period: one_time.
+    Occasion: ``birth:{child_iin}``.
+    """
     e = ctx.event
     child = e.subject
     guardian = guardian_of(ctx.family, ctx.card, e.data.get("father_iin"), e.occurred_on)
@@ -43,6 +57,19 @@ def birth_benefit(ctx: Context) -> Iterator[Decision]:
 
 @rule("childcare_benefit", on=("birth",), role="mother")
 def childcare_benefit(ctx: Context) -> Iterator[Decision]:
+    """Monthly childcare benefit until the child is 1.5 years old, to an uninsured guardian.
+
+    Fires: on ``birth``, from the mother's path (role ``mother``), like ``birth_benefit``.
+    Condition: the guardian has no contribution month in the 24 calendar months before the
+      birth month (model: insured carers are paid by the social insurance fund instead).
+    Amount: coefficient table ``childcare_benefit`` by the child's birth order among the
+      mother's known children (``1``, ``2``, ``3``, ``4+``) × ``mci`` of the birth date, rounded
+      half up.
+    Recipient: the child's guardian, found as for ``birth_benefit`` (mother in the child's
+      family, else the father, else the oldest living adult); no offer when there is none.
+    Period: monthly, from the birth month to the month before the month the child turns 1.5.
+    Occasion: ``childcare:{child_iin}``.
+    """
     e = ctx.event
     child = e.subject
     guardian = guardian_of(ctx.family, ctx.card, e.data.get("father_iin"), e.occurred_on)

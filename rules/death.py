@@ -39,6 +39,23 @@ def _describe(c: PersonCard, on: Day) -> str:
 
 @rule("breadwinner_loss", on=("death",))
 def breadwinner_loss(ctx: Context) -> Iterator[Decision]:
+    """Monthly survivor benefit (loss of breadwinner) for the deceased's dependants.
+
+    Fires: on the person's ``death`` (role ``subject``), while the deceased is still in the
+      family.
+    Condition: the deceased leaves dependants — living members of the family who name the
+      deceased as mother or father and are under 18 on the date of death, or of any age if
+      disabled before 18 (a ``child`` ruling or cause ``since_childhood`` ever applied) — and
+      someone to receive it.
+    Amount: coefficient table ``breadwinner_loss`` by the number of dependants (``1`` to ``5``,
+      ``6+``) × ``subsistence_minimum`` of the date of death, rounded half up.
+    Recipient: the guardian of the youngest dependant, never the deceased — the mother if she
+      is not the deceased and is alive in the family, else such a father, else the oldest
+      other living adult of the family; no offer when there is none.
+    Period: monthly, from the month of death to the month before the youngest dependant under
+      18 turns 18; open-ended when every dependant is an adult disabled before 18.
+    Occasion: ``breadwinner:{deceased_iin}``.
+    """
     deceased, family, on = ctx.card, ctx.family, ctx.on
     deps = dependants_of(family, deceased.iin, on)
     if not deps:
@@ -74,6 +91,18 @@ def breadwinner_loss(ctx: Context) -> Iterator[Decision]:
 
 @rule("funeral_payment", on=("death",))
 def funeral_payment(ctx: Context) -> Iterator[Decision]:
+    """One-time funeral payment for a deceased pensioner or person with a disability.
+
+    Fires: on the person's ``death`` (role ``subject``), while the deceased is still in the
+      family.
+    Condition: the deceased had a pension (``pension_assigned``) or a disability ruling in force
+      on the date of death, and the family has another living adult.
+    Amount: coefficient table ``funeral_payment`` (key ``one_time``) × ``mci`` of the date of
+      death, rounded half up.
+    Recipient: the oldest other living adult of the deceased's family.
+    Period: one_time.
+    Occasion: ``funeral:{deceased_iin}``.
+    """
     deceased, family, on = ctx.card, ctx.family, ctx.on
     ruling = deceased.ruling
     if deceased.pension_kzt is not None:

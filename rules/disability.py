@@ -1,4 +1,4 @@
-"""Offers fired by a disability ruling: the state disability benefit."""
+"""Offers fired by a disability ruling: the state disability benefit and the disabled child's carer benefit."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from rules.engine import Context, rule
 from rules.params import half_up
 from state import dates
 
-__all__ = ["disability_benefit"]
+__all__ = ["disability_benefit", "disabled_child_carer"]
 
 
 def disability_rate_key(group: str, cause: str) -> str:
@@ -21,6 +21,23 @@ def disability_rate_key(group: str, cause: str) -> str:
 
 @rule("disability_benefit", on=("disability_ruling",))
 def disability_benefit(ctx: Context) -> Iterator[Decision]:
+    """Monthly state disability benefit for the person a disability ruling is about.
+
+    Fires: on the person's ``disability_ruling`` (role ``subject``).
+    Condition: the ruling on the card is the one just applied (decided on the event date; an
+      older ruling arriving late fires nothing) and the person is alive. Any group (I, II,
+      III, ``child``) is paid; ``valid_until`` is not compared with the event date.
+    Amount: coefficient table ``disability_benefit`` × ``subsistence_minimum`` of the event
+      date, rounded half up. The key follows the ruling, not the age: group ``child`` → key
+      ``child``; cause ``since_childhood`` → ``since_childhood:{group}``; any other cause →
+      ``other:{group}``.
+    Recipient: the person when 18 or older on the event date; otherwise the child's guardian —
+      the mother if alive and in the child's family, else the father if alive and in it, else
+      the oldest living adult of the family; no offer when there is none.
+    Period: monthly, from the event's month to the month of ``valid_until``, or open-ended when
+      the ruling has no ``valid_until``.
+    Occasion: ``disability:{iin}:{YYYY-MM-DD of the ruling}:{group}``.
+    """
     person, e = ctx.card, ctx.event
     ruling = person.ruling
     if ruling is None or ruling.decided_on != e.occurred_on or not person.alive:
@@ -45,4 +62,61 @@ def disability_benefit(ctx: Context) -> Iterator[Decision]:
         f"disability:{person.iin}:{dates.iso(e.occurred_on)}:{ruling.group}",
         half_up(coef * pm), "monthly", reasons,
         start_month=dates.month_of(e.occurred_on), end_month=end,
+    )
+
+
+@rule("disabled_child_carer", on=("disability_ruling",))
+def disabled_child_carer(ctx: Context) -> Iterator[Decision]:
+    """Monthly benefit to the guardian who cares for a child with a disability, until the child turns 18.
+
+    Fires: on the child's ``disability_ruling`` (role ``subject``).
+    Condition: the ruling on the card is the one just applied (decided on the event date; an
+      older ruling arriving late fires nothing), its group is ``child``, the child is alive,
+      registered (the birth date is known) and under 18 on the event date, and the ruling is
+      in force on that date (``valid_until``, if any, is not before it).
+    Amount: coefficient table ``disabled_child_carer`` × ``subsistence_minimum`` of the event
+      date, rounded half up. Paid besides the child's own ``disability_benefit``.
+    Recipient: the child's guardian — the mother if alive and in the child's family, else the
+      father if alive and in it, else the oldest living adult of the family; no offer when
+      there is none.
+    Period: monthly, from the event's month to the month of ``valid_until`` or the month before
+      the child's 18th birthday month, whichever comes first (the event's month alone when the
+      child turns 18 later in that month).
+    Occasion: ``carer:{child_iin}:{YYYY-MM-DD of the ruling}``.
+    """
+    child, on = ctx.card, ctx.event.occurred_on
+    ruling = child.ruling
+    if ruling is None or ruling.decided_on != on or ruling.group != "child":
+        return  # an older ruling arriving late, or not a child's ruling
+    if not child.alive or not child.registered:
+        return  # a card without a birth date cannot show the child is under 18
+    turns_18 = dates.birthday_on(child.birth, 18)
+    if on >= turns_18:
+        return
+    if ruling.valid_until is not None and ruling.valid_until < on:
+        return  # a ruling that had expired before it was decided pays nothing
+    guardian = guardian_of_child(ctx, child)
+    if guardian is None:
+        return
+    coef = ctx.params.coefficient("disabled_child_carer", "child")
+    pm = ctx.params.subsistence_minimum(on)
+    start = dates.month_of(on)
+    end = dates.month_of(turns_18) - 1
+    why_end = f"the month before {child.iin} turns 18 on {dates.iso(turns_18)}"
+    if ruling.valid_until is not None and dates.month_of(ruling.valid_until) <= end:
+        end, why_end = dates.month_of(ruling.valid_until), f"ruling valid until {dates.iso(ruling.valid_until)}"
+    if end < start:
+        # Under 18 on the event date, so the event's month is paid even when the 18th
+        # birthday comes later in that same month.
+        end, why_end = start, f"the ruling's month; {child.iin} turns 18 on {dates.iso(turns_18)}"
+    yield offer(
+        ctx, "disabled_child_carer", guardian, f"carer:{child.iin}:{dates.iso(on)}",
+        half_up(coef * pm), "monthly",
+        [f"disability ruling for child {child.iin} on {dates.iso(on)}: group {ruling.group}, cause {ruling.cause}"
+         + (f", valid until {dates.iso(ruling.valid_until)}" if ruling.valid_until is not None else ""),
+         f"child {child.iin} born {dates.iso(child.birth)}, under 18 on {dates.iso(on)}",
+         f"offered to the guardian {guardian.iin}",
+         f"disabled_child_carer {coef} x subsistence minimum {pm} KZT monthly "
+         f"{dates.month_iso(start)}..{dates.month_iso(end)} ({why_end})"],
+        start_month=start, end_month=end,
     )

@@ -14,6 +14,16 @@ __all__ = ["employment_measures"]
 
 @rule("employment_measures", on=("dismissal",))
 def employment_measures(ctx: Context) -> Iterator[Decision]:
+    """Tells a dismissed person about the career centre, registration as unemployed and the job-loss payment.
+
+    Fires: on the person's ``dismissal`` (role ``subject``).
+    Condition: the person is alive, the dismissal on the card is this one (dated the event
+      date; an older dismissal arriving late fires nothing), and no ``employment_started`` is
+      dated the same day (a job change).
+    Recipient: the person.
+    Period: none (information only, no reply).
+    Occasion: ``dismissal:{iin}:{YYYY-MM-DD of the dismissal}``.
+    """
     person, e = ctx.card, ctx.event
     if not person.alive or person.dismissed_on != e.occurred_on:
         return

@@ -48,6 +48,24 @@ def mother_of_most(family: FamilyCard, children: list[PersonCard]) -> PersonCard
 
 @rule("large_family_benefit", on=("birth", "family_changed"))
 def large_family_benefit(ctx: Context) -> Iterator[Decision]:
+    """Monthly benefit of a large family, offered when its number of children under 18 reaches the threshold.
+
+    Fires: on ``birth`` (the newborn's card) and ``family_changed`` (the card of the person who
+      moved), role ``subject``.
+    Condition: the person is now a member of this family (the family they left fires
+      nothing); the family's living children under 18 numbered fewer than the threshold — the
+      smallest count of table ``large_family_benefit`` — just before the update and at least
+      that many after it. No income test (model: full-time students to 23 are not in our data).
+    Amount: coefficient table ``large_family_benefit`` by the number of children (``4`` to
+      ``7``); from 8 children ``8+ per child`` × the number of children; × ``mci`` of the event
+      date, rounded half up.
+    Recipient: the mother named by most of the children if she is a living member of the
+      family (on a tie, the tied mother with the lowest IIN who is one), else the family's
+      oldest living adult; no offer when there is none.
+    Period: monthly, from the event's month, open-ended.
+    Occasion: ``large_family:{family_id}:{YYYY-MM-DD}`` of the event that made the count reach
+      the threshold.
+    """
     e, family, on, params = ctx.event, ctx.family, ctx.on, ctx.params
     newcomer = ctx.card
     if ctx.children_before is None or newcomer.family_id != family.family_id or newcomer.iin not in family.members:
@@ -82,6 +100,19 @@ def large_family_benefit(ctx: Context) -> Iterator[Decision]:
 
 @rule("mother_award_benefit", on=("award",))
 def mother_award_benefit(ctx: Context) -> Iterator[Decision]:
+    """Monthly lifelong benefit of a mother awarded for raising many children.
+
+    Fires: on the person's ``award`` (role ``subject``).
+    Condition: the person is a living woman, the award is a key of table
+      ``mother_award_benefit``, and its coefficient is higher than that of every other award
+      she already holds (an award not higher than an earlier one offers nothing).
+    Amount: coefficient table ``mother_award_benefit`` by award (``kumis_alka``; ``altyn_alka``,
+      ``mother_heroine``, ``materinskaya_slava_1``, ``materinskaya_slava_2``) × ``mci`` of the
+      award date, rounded half up.
+    Recipient: the awarded woman.
+    Period: monthly, from the award's month, lifelong (open-ended).
+    Occasion: ``award:{iin}:{award}`` — a higher award later is a new offer.
+    """
     person, e, params = ctx.card, ctx.event, ctx.params
     if person.sex != "female" or not person.alive:
         return

@@ -49,6 +49,27 @@ def _insured_income(card: PersonCard, on: Day, params: Params) -> tuple[Decimal,
 
 @rule("working_capacity_loss", on=("disability_ruling",))
 def working_capacity_loss(ctx: Context) -> Iterator[Decision]:
+    """Monthly social insurance payment for loss of working capacity.
+
+    Fires: on the person's ``disability_ruling`` (role ``subject``).
+    Condition: the ruling on the card is the one just applied (decided on the event date; an
+      older ruling arriving late fires nothing) and the person is alive;
+      ``loss_of_working_capacity_pct`` ≥ ``wcl_min_loss_pct``; insured (at least one
+      contribution month); the ruling's ``valid_until``, if any, is not before the event date;
+      under retirement age on the event date; the amount is above 0.
+    Amount: (AMD − ``amd_deduction_minimum_wages`` × ``minimum_wage``) × ``wcl_replacement_rate``
+      × PSC × pct / 100, all parameters of the event date. AMD: incomes of the contribution
+      months in the ``amd_window_months`` calendar months before the event's month, each capped
+      at ``amd_cap_minimum_wages`` × ``minimum_wage``, divided by ``amd_window_months``. PSC:
+      table ``psc`` by participation months (distinct contribution months up to the event's
+      month; past the last band the step per further 12 months, up to the max). Computed
+      exactly, rounded half up once.
+    Recipient: the person.
+    Period: monthly, from the event's month to the month before the month of retirement age, or
+      to the month of ``valid_until`` when that is not later; the event's month alone when
+      retirement age comes later in that month.
+    Occasion: ``wcl:{iin}:{YYYY-MM-DD of the ruling}``.
+    """
     person, e, params = ctx.card, ctx.event, ctx.params
     ruling = person.ruling
     on = e.occurred_on
@@ -89,6 +110,23 @@ def working_capacity_loss(ctx: Context) -> Iterator[Decision]:
 
 @rule("job_loss", on=("unemployed_registered",))
 def job_loss(ctx: Context) -> Iterator[Decision]:
+    """Monthly social insurance payment for the loss of a job, for a number of months by participation.
+
+    Fires: on the person's ``unemployed_registered`` (role ``subject``).
+    Condition: the person is alive; the card has a ``dismissal`` dated on or before the
+      registration, with no ``employment_started`` on or after that dismissal's date; at least
+      ``job_loss_min_contribution_months`` contribution months in the ``amd_window_months``
+      calendar months before the registration month; the participation months fall in a band
+      of ``job_loss_months``; the amount is above 0.
+    Amount: (AMD − ``amd_deduction_minimum_wages`` × ``minimum_wage``) × ``job_loss_replacement_rate``
+      × PSC, all parameters of the registration date, with AMD and PSC as for
+      ``working_capacity_loss`` (participation months up to the registration month). Computed
+      exactly, rounded half up once.
+    Recipient: the person.
+    Period: monthly, from the registration month for the number of months that table
+      ``job_loss_months`` gives for the participation months.
+    Occasion: ``job_loss:{iin}:{YYYY-MM-DD of the dismissal}`` — one offer per dismissal.
+    """
     person, e, params = ctx.card, ctx.event, ctx.params
     on = e.occurred_on
     dismissed = person.dismissed_on

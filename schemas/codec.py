@@ -13,6 +13,7 @@ from typing import Any
 import orjson
 
 from rules.decisions import Decision, derived_id
+from rules.notices import kandas_valid_until
 from rules.texts import render
 from schemas.validation import validate_event
 from state import dates, iin
@@ -149,7 +150,8 @@ def notification_record(d: Decision, recipient: PersonCard | None, family_id: st
         "phone": recipient.phone if recipient is not None else None,
         "language": recipient.language if recipient is not None else "kk",
         "sender": SENDER,
-        "text": render(d.code, d.kind, d.amount_kzt, d.reply_by),
+        "text": render(d.code, d.kind, d.amount_kzt, d.reply_by,
+                       valid_until=kandas_valid_until(d.occasion) if d.code == "kandas_status_expiry" else None),
         "reasons": list(d.reasons),
         "rule": d.rule,
         "amount_kzt": d.amount_kzt,

@@ -46,6 +46,7 @@ class IssuedOffer:
     end_month: Month | None
     iban: str | None
     event: Event                    # the trigger (its origin orders this among other inputs)
+    remind_on: Day                  # issued_on + reminder_after_days
 
     @property
     def nid(self) -> str:
@@ -117,6 +118,7 @@ class OfferSlot:
     held: list[Event] = field(default_factory=list)
     seen_replies: set[str] = field(default_factory=set)
     early_timers: list[tuple[str, Day]] = field(default_factory=list)
+    checked_until: Day = 0          # latest reply_check date seen while no offer was known
 
     # -- inputs ---------------------------------------------------------------------------
 
@@ -139,6 +141,9 @@ class OfferSlot:
             return [ReplyRejected(reply, "the same reply (event_id) was already processed")]
         self.seen_replies.add(reply.event_id)
         if self.offer is None:
+            if reply.occurred_on < self.checked_until:
+                # its check already ran (the reply came late down its partition): no offer came
+                return [ReplyRejected(reply, "no such offer: in_reply_to names no offer sent")]
             self.held.append(reply)
             return []
         return self._answer(reply)
@@ -146,6 +151,9 @@ class OfferSlot:
     def on_timer(self, kind: str, on: Day) -> list[OfferOutput]:
         offer = self.offer
         if kind == REPLY_CHECK:
+            if offer is not None:
+                return []
+            self.checked_until = max(self.checked_until, on)
             due = [r for r in self.held if r.occurred_on < on]
             self.held = [r for r in self.held if r.occurred_on >= on]
             return [ReplyRejected(r, "no such offer: in_reply_to names no offer sent") for r in due]
@@ -194,12 +202,19 @@ class OfferSlot:
             return [ReplyRejected(reply, f"the offer is no longer open ({self.status})")]
         if reply.occurred_on > offer.reply_by:
             return [ReplyRejected(reply, f"received after reply_by {offer.record['reply_by']}")]
+        out: list[OfferOutput] = []
+        remind_on = offer.remind_on
+        if (text in CONSENT or text in REFUSAL) and not self.reminded and reply.occurred_on > remind_on:
+            # In event time the reminder went out before this answer; a reply can overtake
+            # the reminder's timer on its way here, so send what was due first.
+            self.reminded = True
+            out += [Reminder(offer, remind_on), Outcome(offer, "reminded", remind_on)]
         if text in CONSENT:
             self.status, self.answered_by = CONSENTED, reply.event_id
             start = offer.start_month if offer.start_month is not None else dates.month_of(reply.occurred_on)
             end = offer.end_month if offer.record["period"] == "monthly" else start
-            return [Assignment(offer, start, end), Outcome(offer, "consented", reply.occurred_on)]
+            return out + [Assignment(offer, start, end), Outcome(offer, "consented", reply.occurred_on)]
         if text in REFUSAL:
             self.status, self.answered_by = REFUSED, reply.event_id
-            return [Outcome(offer, "refused", reply.occurred_on)]
+            return out + [Outcome(offer, "refused", reply.occurred_on)]
         return [ReplyRejected(reply, f"unreadable reply text {text[:40]!r}: expected 1/2, иә/жоқ, да/нет, yes/no")]

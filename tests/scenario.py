@@ -73,8 +73,9 @@ def lines() -> list[bytes]:
 
 # 4th child: 63 × 4 325 = 272 475; childcare 8.90 × 4 325 = 38 492.5 → 38 493;
 # the family reaches 4 children: 16.03 × 4 325 = 69 329.75 → 69 330;
-# child disability 1.61 × 50 851 = 81 870.11 → 81 870.
+# child disability 1.61 × 50 851 = 81 870.11 → 81 870, and the same for the carer.
 EXPECTED = {
+    ("disabled_child_carer", "offer", MUM, 81870),
     ("birth_benefit", "offer", MUM, 272475),
     ("large_family_benefit", "offer", MUM, 69330),
     ("childcare_benefit", "offer", MUM, 38493),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections import Counter
 
 import orjson
@@ -33,7 +34,8 @@ def test_scenario_over_kafka(kafka_bootstrap: str, unique_topic_prefix: str) -> 
         messages.append((topic, key, line))
     produce_all(kafka_bootstrap, messages)
 
-    run_main(kafka_flow(kafka_bootstrap, stop_at_end=True, input_topics=inputs, output_topics=outputs))
+    run_main(kafka_flow(kafka_bootstrap, stop_at_end=True, input_topics=inputs, output_topics=outputs),
+             epoch_interval=dt.timedelta(0))
 
     notes = [(k, orjson.loads(v)) for k, v in read_topic(kafka_bootstrap, outputs["notifications"])]
     dead = [orjson.loads(v) for _, v in read_topic(kafka_bootstrap, outputs["dead_letters"])]
