@@ -148,3 +148,27 @@ def test_replaying_the_same_input_gives_the_same_assignments(produced: tuple[str
     for name in ("assignments", "notifications", "dead_letters"):
         assert sorted(orjson.dumps(x, option=orjson.OPT_SORT_KEYS) for x in again[name]) == \
             sorted(orjson.dumps(x, option=orjson.OPT_SORT_KEYS) for x in outputs[name]), name
+
+
+def test_simulate_citizens_answers_offers_from_the_topic(kafka_bootstrap: str, unique_topic_prefix: str) -> None:
+    from familycard.citizens import reply_for
+    from flows.citizens_kafka import simulate_citizens
+
+    notes, replies = unique_topic_prefix + "notifications", unique_topic_prefix + "sms.replies"
+    ensure_topics(kafka_bootstrap, [notes, replies])
+    offers = [{"notification_id": notification_id(f"{i:012d}", "birth_benefit", f"birth:{i}"), "kind": "offer",
+               "code": "birth_benefit", "iin": f"{i:012d}", "phone": f"+7701{i:07d}", "issued_on": "2026-03-02",
+               "reply_by": "2026-03-05"} for i in range(200)]
+    notice = {**offers[0], "notification_id": "n-ff", "kind": "notice"}
+    produce_all(kafka_bootstrap, [(notes, o["iin"].encode(), orjson.dumps(o)) for o in [*offers, notice]])
+    sent = simulate_citizens(kafka_bootstrap, notes, replies, stop_at_end=True, idle_seconds=0.5)
+    got = [orjson.loads(v) for _, v in read_topic(kafka_bootstrap, replies)]
+    expected = [r for r in (reply_for(o) for o in offers) if r is not None]
+    assert sent == len(got) == len(expected)
+    assert sorted(g["event_id"] for g in got) == sorted(e["event_id"] for e in expected)
+    assert 0.4 < len(got) / len(offers) < 0.8  # about 60 % answer, 52 % of all consent
+    for g in got:  # each answer is a valid sms_reply from the offer's phone, by its reply_by
+        from schemas.validation import validate_event
+
+        assert validate_event(g) is None
+        assert g["received_at"][:10] <= "2026-03-05"
