@@ -30,17 +30,19 @@ def is_tick(parsed: object) -> bool:
     return type(parsed) is dict and parsed.get("type") == "day"
 
 
-class _LinesPartition(StatefulSourcePartition[RawMessage, int]):
-    def __init__(self, path: Path, resume: int | None, batch_size: int) -> None:
-        self._f = open(path, "rb")
-        self._line = 0
-        if resume:
-            for _ in range(resume):
-                if not self._f.readline():
-                    break
-            self._line = resume
+class _TickSeparatedPartition(StatefulSourcePartition[RawMessage, int]):
+    """Batches of up to ``batch_size`` messages in which a ``day`` tick travels alone and is
+    followed, one batch later, by its second phase. Subclasses only say how to read the
+    next message (``_read``); the resume state is the count of messages consumed."""
+
+    def __init__(self, batch_size: int) -> None:
         self._batch = batch_size
+        self._read_count = 0
         self._next_tick: RawMessage | None = None
+
+    def _read(self) -> RawMessage | None:
+        """The next message, or None at the end; advances ``_read_count``."""
+        raise NotImplementedError
 
     def next_batch(self) -> list[RawMessage]:
         if self._next_tick is not None:
@@ -49,32 +51,47 @@ class _LinesPartition(StatefulSourcePartition[RawMessage, int]):
                 self._next_tick = second_phase(tick)
             return [tick]
         out: list[RawMessage] = []
-        for _ in range(self._batch):
-            line = self._f.readline()
-            if not line:
+        while len(out) < self._batch:
+            msg = self._read()
+            if msg is None:
                 if out:
                     return out
                 raise StopIteration
-            self._line += 1
-            value = line.rstrip(b"\r\n")
-            if not value.strip():
-                continue  # blank lines separate nothing and mean nothing
-            try:
-                parsed = orjson.loads(value)
-            except orjson.JSONDecodeError:
-                parsed = None
-            msg = RawMessage(topic_of(parsed), value, None, None, self._line, None, parsed, self._line)
-            if is_tick(parsed):
+            if is_tick(msg.parsed):
                 self._next_tick = msg
-                if not out:
-                    return self.next_batch()
-                return out
+                return out if out else self.next_batch()
             out.append(msg)
         return out
 
     def snapshot(self) -> int:
         # A tick read ahead, or between its two phases, is read again after a resume.
-        return self._line - (self._next_tick is not None)
+        return self._read_count - (self._next_tick is not None)
+
+
+class _LinesPartition(_TickSeparatedPartition):
+    def __init__(self, path: Path, resume: int | None, batch_size: int) -> None:
+        super().__init__(batch_size)
+        self._f = open(path, "rb")
+        for _ in range(resume or 0):
+            if not self._f.readline():
+                break
+        self._read_count = resume or 0
+
+    def _read(self) -> RawMessage | None:
+        while True:
+            line = self._f.readline()
+            if not line:
+                return None
+            self._read_count += 1
+            value = line.rstrip(b"\r\n")
+            if value.strip():  # blank lines separate nothing and mean nothing
+                break
+        try:
+            parsed = orjson.loads(value)
+        except orjson.JSONDecodeError:
+            parsed = None
+        n = self._read_count
+        return RawMessage(topic_of(parsed), value, None, None, n, None, parsed, n)
 
     def close(self) -> None:
         self._f.close()
@@ -94,40 +111,21 @@ class JsonLinesSource(FixedPartitionedSource[RawMessage, int]):
         return _LinesPartition(self.path, resume_state, self.batch_size)
 
 
-class _IterPartition(StatefulSourcePartition[RawMessage, int]):
+class _IterPartition(_TickSeparatedPartition):
     def __init__(self, messages: Iterator[dict], resume: int | None, batch_size: int) -> None:
+        super().__init__(batch_size)
         self._it = messages
-        self._n = 0
         for _ in range(resume or 0):
             next(self._it, None)
-            self._n += 1
-        self._batch = batch_size
-        self._next_tick: RawMessage | None = None
+        self._read_count = resume or 0
 
-    def next_batch(self) -> list[RawMessage]:
-        if self._next_tick is not None:
-            tick, self._next_tick = self._next_tick, None
-            if tick.phase == 1:
-                self._next_tick = second_phase(tick)
-            return [tick]
-        out: list[RawMessage] = []
-        for msg in self._it:
-            self._n += 1
-            raw = RawMessage(topic_of(msg), orjson.dumps(msg), None, None, self._n, None, msg, self._n)
-            if is_tick(msg):
-                self._next_tick = raw
-                if not out:
-                    return self.next_batch()
-                return out
-            out.append(raw)
-            if len(out) >= self._batch:
-                return out
-        if out:
-            return out
-        raise StopIteration
-
-    def snapshot(self) -> int:
-        return self._n - (self._next_tick is not None)
+    def _read(self) -> RawMessage | None:
+        msg = next(self._it, None)
+        if msg is None:
+            return None
+        self._read_count += 1
+        n = self._read_count
+        return RawMessage(topic_of(msg), orjson.dumps(msg), None, None, n, None, msg, n)
 
 
 class IterableSource(FixedPartitionedSource[RawMessage, int]):
