@@ -53,6 +53,13 @@ def _parser() -> argparse.ArgumentParser:
     _add_population_args(gen)
     gen.add_argument("--output", type=Path, help="file to write (default: standard output)")
 
+    rec = sub.add_parser("recovery", help="manage Bytewax recovery partitions")
+    rec_sub = rec.add_subparsers(dest="recovery_command", required=True)
+    init = rec_sub.add_parser("init", help="create empty recovery partitions (once, before the first run)")
+    init.add_argument("dir", type=Path)
+    init.add_argument("--partitions", type=int, default=1,
+                      help="number of partitions (at least the number of worker processes)")
+
     sim = sub.add_parser("simulate-citizens", help="Kafka mode: answer the offers in `notifications` "
                                                    "on `sms.replies`, as simulated citizens would")
     sim.add_argument("--kafka", metavar="HOST:PORT", required=True)
@@ -181,4 +188,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return cmd_generate(args)
     if args.command == "simulate-citizens":
         return cmd_simulate_citizens(args)
+    if args.command == "recovery":
+        from flows.runner import init_recovery
+
+        init_recovery(args.dir, args.partitions)
+        print(f"initialised {args.partitions} recovery partition(s) in {args.dir}", file=sys.stderr)
+        return 0
     return cmd_run(args)

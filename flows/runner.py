@@ -16,10 +16,10 @@ from datetime import timedelta
 from pathlib import Path
 
 from bytewax.dataflow import Dataflow
-from bytewax.recovery import RecoveryConfig
+from bytewax.recovery import RecoveryConfig, init_db_dir
 from bytewax.run import cli_main
 
-__all__ = ["run_local", "run_cluster", "free_ports"]
+__all__ = ["run_local", "run_cluster", "free_ports", "init_recovery"]
 
 
 def free_ports(n: int) -> list[int]:
@@ -34,8 +34,19 @@ def free_ports(n: int) -> list[int]:
     return ports
 
 
-def _recovery(recovery_dir: Path | None) -> RecoveryConfig | None:
-    return None if recovery_dir is None else RecoveryConfig(str(recovery_dir))
+def init_recovery(recovery_dir: Path, partitions: int) -> None:
+    """Create ``partitions`` empty Bytewax recovery partitions in ``recovery_dir``."""
+    recovery_dir.mkdir(parents=True, exist_ok=True)
+    init_db_dir(recovery_dir, partitions)
+
+
+def _recovery(recovery_dir: Path | None, processes: int = 1) -> RecoveryConfig | None:
+    """The recovery config; a missing or empty directory is initialised first (once)."""
+    if recovery_dir is None:
+        return None
+    if not recovery_dir.exists() or not any(recovery_dir.iterdir()):
+        init_recovery(recovery_dir, max(1, processes))
+    return RecoveryConfig(str(recovery_dir))
 
 
 def run_local(flow: Dataflow, *, process_id: int | None = None, addresses: list[str] | None = None,
@@ -46,7 +57,7 @@ def run_local(flow: Dataflow, *, process_id: int | None = None, addresses: list[
         process_id=process_id,
         addresses=addresses,
         epoch_interval=timedelta(seconds=epoch_seconds),
-        recovery_config=_recovery(recovery_dir),
+        recovery_config=_recovery(recovery_dir, len(addresses) if addresses else 1),
     )
 
 
