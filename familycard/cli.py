@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import os
 import sys
 import time
 from collections.abc import Sequence
@@ -42,11 +43,19 @@ def _parser() -> argparse.ArgumentParser:
                           "which makes day ticks barriers (see docs/DESIGN.md)")
     run.add_argument("--stop-at-end", action="store_true",
                      help="Kafka mode: stop once every input partition is read to its end")
+    run.add_argument("--input-prefix", default="", help="Kafka mode: prefix of the input topic names")
+    run.add_argument("--output-prefix", default="", help="Kafka mode: prefix of the output topic names")
     run.add_argument("--simulate-citizens", action=argparse.BooleanOptionalAction, default=None,
                      help="simulated citizens answer the offers (default: on for the embedded run, "
                           "off for --input and --kafka, where replies come from the input)")
-    run.add_argument("--process-id", type=int, help=argparse.SUPPRESS)
-    run.add_argument("--addresses", help=argparse.SUPPRESS)
+    run.add_argument("--metrics-port", type=int, default=int(os.environ.get("FAMILYCARD_METRICS_PORT") or 0),
+                     help="serve Prometheus metrics (ours and Bytewax's) on this port; process I of a cluster "
+                          "serves PORT+I; 0 = off (default; env FAMILYCARD_METRICS_PORT)")
+    run.add_argument("--process-id", type=int,
+                     help="this process's index in a cluster started by hand (one container per process); "
+                          "with --addresses")
+    run.add_argument("--addresses", help='every cluster process as host:port, ";"-separated, e.g. '
+                                         '"flow-0:2101;flow-1:2101" (the same list, in the same order, everywhere)')
     _add_population_args(run)
 
     gen = sub.add_parser("generate", help="write a synthetic population and its life events as JSON lines")
@@ -66,13 +75,28 @@ def _parser() -> argparse.ArgumentParser:
     sim.add_argument("--notifications-topic", default="notifications")
     sim.add_argument("--replies-topic", default="sms.replies")
     sim.add_argument("--stop-at-end", action="store_true", help="stop once caught up with the notifications")
+
+    tick = sub.add_parser("tick", help="the calendar scheduler: produce one `day` message per day to Kafka "
+                                       "(catching up from the last one on the topic)")
+    tick.add_argument("--kafka", metavar="HOST:PORT", required=True)
+    tick.add_argument("--topic", default="calendar")
+    tick.add_argument("--start", type=dt.date.fromisoformat,
+                      help="first day to tick when the topic holds none (default: yesterday)")
+    tick.add_argument("--utc-offset", type=float, default=5.0, help="local time zone, hours from UTC (5)")
+    tick.add_argument("--grace-minutes", type=float, default=10.0,
+                      help="wait this long after local midnight before ticking the day that ended")
+    tick.add_argument("--once", action="store_true", help="produce the ticks due now and exit")
     return parser
 
 
 def _messages(args: argparse.Namespace):  # type: ignore[no-untyped-def]
     from familycard.generator import generate
+    from familycard.progress import Progress, counted
 
-    return generate(args.families, dt.date.fromisoformat(args.start), args.days, args.seed)
+    # ~19.5 messages a family for the population load, ~0.023 a family and day after it, one tick a day
+    estimate = (args.families * (19.5 + 0.023 * args.days) + args.days) * (1 + args.bad_fraction / 5)
+    progress = Progress("generate", estimate, approximate=True)
+    return counted(generate(args.families, dt.date.fromisoformat(args.start), args.days, args.seed), progress)
 
 
 def _write_events(args: argparse.Namespace, out) -> int:  # type: ignore[no-untyped-def]
@@ -118,10 +142,30 @@ def _count_lines(path: Path) -> int:
         return sum(1 for line in fh if line.strip())
 
 
+def _start_metrics(args: argparse.Namespace) -> None:
+    """Serve metrics from each process that runs the dataflow (not from a cluster's launcher)."""
+    from flows import metrics
+
+    if args.metrics_port and args.workers > 1 and args.process_id is None:
+        os.environ["FAMILYCARD_METRICS_PORT"] = str(args.metrics_port)  # the cluster's processes inherit it
+        return
+    metrics.start(args.metrics_port, args.process_id)
+
+
+def _replay_progress(input_path: Path):  # type: ignore[no-untyped-def]
+    """Progress of a file replay: decoded input messages against the file's line count."""
+    from familycard.progress import Progress, watch
+    from flows import metrics
+
+    base = metrics.input_total()  # counters are per process, and a test may run several flows in one
+    return watch(lambda: metrics.input_total() - base, Progress("replay", _count_lines(input_path)))
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from familycard.summary import format_summary, summarize_files
     from flows.runner import run_cluster, run_local
 
+    _start_metrics(args)
     if args.kafka:
         return _run_kafka(args)
 
@@ -138,17 +182,19 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     simulate = _simulate(args)
     if args.process_id is not None:  # one member of a cluster started by run_cluster
-        run_local(_file_flow(input_path, out, simulate), process_id=args.process_id,
-                  addresses=args.addresses.split(";"), recovery_dir=args.recovery,
-                  epoch_seconds=args.epoch_seconds)
+        with _replay_progress(input_path):
+            run_local(_file_flow(input_path, out, simulate, args.epoch_seconds), process_id=args.process_id,
+                      addresses=args.addresses.split(";"), recovery_dir=args.recovery,
+                      epoch_seconds=args.epoch_seconds)
         return 0
 
     t0 = time.perf_counter()
     if args.workers > 1:
         run_cluster(_worker_argv(args, input_path), args.workers)
     else:
-        run_local(_file_flow(input_path, out, simulate), recovery_dir=args.recovery,
-                  epoch_seconds=args.epoch_seconds)
+        with _replay_progress(input_path):
+            run_local(_file_flow(input_path, out, simulate, args.epoch_seconds), recovery_dir=args.recovery,
+                      epoch_seconds=args.epoch_seconds)
     summary = summarize_files(out)
     summary.seconds = time.perf_counter() - t0
     summary.input_messages = _count_lines(input_path)
@@ -157,12 +203,13 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _file_flow(input_path: Path, out: Path, simulate_citizens: bool = False):  # type: ignore[no-untyped-def]
+def _file_flow(input_path: Path, out: Path, simulate_citizens: bool = False,  # type: ignore[no-untyped-def]
+               epoch_seconds: float = 0.0):
     from flows.dataflow import Outputs, build_flow
     from flows.files import JsonLinesSink, JsonLinesSource
 
     return build_flow(
-        JsonLinesSource(input_path),
+        JsonLinesSource(input_path, epoch_seconds=epoch_seconds),
         Outputs(*(JsonLinesSink(out / name) for name in OUTPUT_FILES)),
         simulate_citizens=simulate_citizens,
     )
@@ -182,12 +229,27 @@ def cmd_simulate_citizens(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_tick(args: argparse.Namespace) -> int:
+    import logging
+
+    from familycard.scheduler import run_scheduler
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    tz = dt.timezone(dt.timedelta(hours=args.utc_offset))
+    n = run_scheduler(args.kafka, args.topic, first=args.start, tz=tz,
+                      grace=dt.timedelta(minutes=args.grace_minutes), once=args.once)
+    print(f"sent {n} day tick(s) to {args.topic}", file=sys.stderr)
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "generate":
         return cmd_generate(args)
     if args.command == "simulate-citizens":
         return cmd_simulate_citizens(args)
+    if args.command == "tick":
+        return cmd_tick(args)
     if args.command == "recovery":
         from flows.runner import init_recovery
 

@@ -61,7 +61,7 @@ Keyed = tuple[str, Any]
 
 @dataclass(frozen=True, slots=True)
 class Outputs:
-    """Where each output stream goes; sinks receive ``(key, json_bytes)`` items."""
+    """Where each output stream goes: ``FixedPartitionedSink``s receiving ``(key, json_bytes)`` values."""
 
     notifications: Sink[Any]
     assignments: Sink[Any]
@@ -78,17 +78,20 @@ def decode_counted(raw: RawMessage) -> Event | DeadLetter:
         metrics.child(metrics.DEAD_LETTERS, result.code).inc()
     elif raw.phase == 1:
         metrics.child(metrics.INPUT, raw.topic, result.type).inc()
+        if result.type == "day":  # a tick is released once every input has passed its date
+            metrics.advance_watermark(result.occurred_on)
     return result
 
 
-def dead_letter_out(dl: DeadLetter) -> Keyed:
-    return ("", orjson.dumps(dead_letter_record(dl.origin, dl.code, dl.message, dl.path)))
+def dead_letter_out(dl: DeadLetter) -> tuple[str, bytes, Any]:
+    cause = dl.origin if dl.event_type != "day" else None  # the third item: for the latency metrics
+    return ("", orjson.dumps(dead_letter_record(dl.origin, dl.code, dl.message, dl.path)), cause)
 
 
-def rejection_out(r: Rejection) -> Keyed:
+def rejection_out(r: Rejection) -> tuple[str, bytes, Any]:
     metrics.child(metrics.DEAD_LETTERS, r.code).inc()
     assert r.event.origin is not None
-    return ("", orjson.dumps(dead_letter_record(r.event.origin, r.code, r.message, r.path)))
+    return ("", orjson.dumps(dead_letter_record(r.event.origin, r.code, r.message, r.path)), metrics.cause(r.event))
 
 
 # --- encode the offer stage's outputs ---------------------------------------------------
@@ -124,12 +127,28 @@ def encode_offer_output(value: Any) -> tuple[str, str, bytes]:
     return DEAD, "", orjson.dumps(dead_letter_record(origin, "rejected_reply", value.reason, "in_reply_to"))
 
 
+def encode_with_cause(item: tuple[Any, Any]) -> tuple[str, str, bytes, Any]:
+    """``(dest, key, json, cause origin)`` of an ``(output, cause origin)`` pair of the offer stage."""
+    value, origin = item
+    return (*encode_offer_output(value), origin)
+
+
 # --- helpers ----------------------------------------------------------------------------
 
 def _select(step: str, up: Stream[Any], dest: str) -> tuple[Stream[Any], Stream[Any]]:
     """Split ``(dest, key, value)`` triples: those for ``dest`` as ``(key, value)``, and the rest."""
     b = op.branch(f"{step}_split", up, lambda t: t[0] == dest)
-    return op.map(f"{step}_keyed", b.trues, lambda t: (t[1], t[2])), b.falses
+    return op.map(f"{step}_keyed", b.trues, lambda t: t[1:]), b.falses  # (key, value[, cause origin])
+
+
+def _for_sink(name: str, up: Stream[Any]) -> Stream[Any]:
+    """Sinks are single-partition ``FixedPartitionedSink``s and get ``(key, json)`` values."""
+    return op.map(f"{name}_for_sink", up, lambda kv: (name, kv))
+
+
+def _timed(name: str, up: Stream[Any]) -> Stream[Any]:
+    """Right before a sink: observe end-to-end latency from each record's cause, keep ``(key, json)``."""
+    return op.map(f"{name}_timed", up, lambda t: metrics.observe_output(name, t))
 
 
 def _unkey(step: str, up: Stream[Any]) -> Stream[Any]:
@@ -191,7 +210,7 @@ def build_flow(source: Source[RawMessage], outputs: Outputs, params: Params | No
                                                         lambda resume: FamilyLogic(resume, params)))
 
     notices_b = op.branch("notices", family_out, lambda x: isinstance(x, tuple))
-    notices = op.map("notice_out", notices_b.trues, lambda t: (t[1], orjson.dumps(t[2])))
+    notices = op.map("notice_out", notices_b.trues, lambda t: (t[1], orjson.dumps(t[2]), t[3]))
     timers_b = op.branch("offer_timers", notices_b.falses, lambda x: isinstance(x, Timer))
     offer_timers = op.map("offer_timers_keyed", timers_b.trues, lambda t: (due_key(t.due), t))
     to_offer_stage = op.map("offers_keyed", timers_b.falses, _by_offer_id)
@@ -203,17 +222,19 @@ def build_flow(source: Source[RawMessage], outputs: Outputs, params: Params | No
         offers_in = op.merge("with_citizens", offers_in,
                              op.flat_map("citizens", to_offer_stage, simulated_reply))
     offer_out = _unkey("offer_out", op.stateful_batch("offers", offers_in, OfferLogic))
-    encoded = op.map("encode", offer_out, encode_offer_output)
+    encoded = op.map("encode", offer_out, encode_with_cause)
 
     to_notes, rest_e = _select("out_notifications", encoded, NOTIFICATION)
     to_assign, rest_e = _select("out_assignments", rest_e, ASSIGNMENT)
     to_outcomes, to_dead = _select("out_outcomes", rest_e, OUTCOME)
-    dead_from_offers = op.map("dead_keyed", to_dead, lambda t: (t[1], t[2]))
+    dead_from_offers = op.map("dead_keyed", to_dead, lambda t: t[1:])
 
-    op.output("write_notifications", op.merge("all_notifications", notices, to_notes), outputs.notifications)
-    op.output("write_assignments", to_assign, outputs.assignments)
-    op.output("write_outcomes", to_outcomes, outputs.outcomes)
-    op.output("write_dead_letters", op.merge("dead", bad, rejected, dead_from_offers), outputs.dead_letters)
+    all_notifications = _timed("notifications", op.merge("all_notifications", notices, to_notes))
+    op.output("write_notifications", _for_sink("notifications", all_notifications), outputs.notifications)
+    op.output("write_assignments", _for_sink("assignments", _timed("assignments", to_assign)), outputs.assignments)
+    op.output("write_outcomes", _for_sink("outcomes", _timed("outcomes", to_outcomes)), outputs.outcomes)
+    dead = _timed("dead_letters", op.merge("dead", bad, rejected, dead_from_offers))
+    op.output("write_dead_letters", _for_sink("dead_letters", dead), outputs.dead_letters)
     return flow
 
 

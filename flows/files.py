@@ -13,6 +13,7 @@ no line twice.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
@@ -20,6 +21,7 @@ import orjson
 from bytewax.inputs import FixedPartitionedSource, StatefulSourcePartition
 from bytewax.outputs import FixedPartitionedSink, StatefulSinkPartition
 
+from flows.epochs import EpochGate
 from flows.topics import topic_of
 from schemas.codec import RawMessage, second_phase
 
@@ -35,21 +37,38 @@ class _TickSeparatedPartition(StatefulSourcePartition[RawMessage, int]):
     followed, one batch later, by its second phase. Subclasses only say how to read the
     next message (``_read``); the resume state is the count of messages consumed."""
 
-    def __init__(self, batch_size: int) -> None:
+    def __init__(self, batch_size: int, epoch_seconds: float = 0.0) -> None:
         self._batch = batch_size
         self._read_count = 0
         self._next_tick: RawMessage | None = None
+        self._gate = EpochGate(epoch_seconds)
+        self._gated_next = False  # the batch after a tick's second phase waits too
 
     def _read(self) -> RawMessage | None:
         """The next message, or None at the end; advances ``_read_count``."""
         raise NotImplementedError
 
     def next_batch(self) -> list[RawMessage]:
+        batch = self._next_batch()
+        if batch:
+            self._gate.emitted()
+        return batch
+
+    def next_awake(self) -> dt.datetime | None:
+        return None if self._gate.open() else self._gate.awake_at()
+
+    def _next_batch(self) -> list[RawMessage]:
+        if self._next_tick is not None or self._gated_next:
+            if not self._gate.open():
+                return []  # wait for an epoch boundary (see flows/epochs.py)
         if self._next_tick is not None:
             tick, self._next_tick = self._next_tick, None
             if tick.phase == 1:
                 self._next_tick = second_phase(tick)
+            else:
+                self._gated_next = True
             return [tick]
+        self._gated_next = False
         out: list[RawMessage] = []
         while len(out) < self._batch:
             msg = self._read()
@@ -59,7 +78,7 @@ class _TickSeparatedPartition(StatefulSourcePartition[RawMessage, int]):
                 raise StopIteration
             if is_tick(msg.parsed):
                 self._next_tick = msg
-                return out if out else self.next_batch()
+                return out if out else self._next_batch()
             out.append(msg)
         return out
 
@@ -69,8 +88,8 @@ class _TickSeparatedPartition(StatefulSourcePartition[RawMessage, int]):
 
 
 class _LinesPartition(_TickSeparatedPartition):
-    def __init__(self, path: Path, resume: int | None, batch_size: int) -> None:
-        super().__init__(batch_size)
+    def __init__(self, path: Path, resume: int | None, batch_size: int, epoch_seconds: float) -> None:
+        super().__init__(batch_size, epoch_seconds)
         self._f = open(path, "rb")
         for _ in range(resume or 0):
             if not self._f.readline():
@@ -100,20 +119,22 @@ class _LinesPartition(_TickSeparatedPartition):
 class JsonLinesSource(FixedPartitionedSource[RawMessage, int]):
     """Replay a JSON-lines file of messages of all topics, in file order (offset = line number)."""
 
-    def __init__(self, path: Path | str, batch_size: int = 1000) -> None:
+    def __init__(self, path: Path | str, batch_size: int = 1000, epoch_seconds: float = 0.0) -> None:
         self.path = Path(path)
         self.batch_size = batch_size
+        self.epoch_seconds = epoch_seconds
 
     def list_parts(self) -> list[str]:
         return [str(self.path)]
 
     def build_part(self, step_id: str, for_part: str, resume_state: int | None) -> _LinesPartition:
-        return _LinesPartition(self.path, resume_state, self.batch_size)
+        return _LinesPartition(self.path, resume_state, self.batch_size, self.epoch_seconds)
 
 
 class _IterPartition(_TickSeparatedPartition):
-    def __init__(self, messages: Iterator[dict], resume: int | None, batch_size: int) -> None:
-        super().__init__(batch_size)
+    def __init__(self, messages: Iterator[dict], resume: int | None, batch_size: int,
+                 epoch_seconds: float = 0.0) -> None:
+        super().__init__(batch_size, epoch_seconds)
         self._it = messages
         for _ in range(resume or 0):
             next(self._it, None)
@@ -142,15 +163,15 @@ class IterableSource(FixedPartitionedSource[RawMessage, int]):
         return _IterPartition(iter(self.make()), resume_state, self.batch_size)
 
 
-class _JsonLinesSinkPartition(StatefulSinkPartition[bytes, int]):
+class _JsonLinesSinkPartition(StatefulSinkPartition[tuple[object, bytes], int]):
     def __init__(self, path: Path, resume: int | None) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self._f = open(path, "r+b" if resume and path.exists() else "wb")
         self._f.seek(resume or 0)
         self._f.truncate()
 
-    def write_batch(self, values: list[bytes]) -> None:
-        self._f.write(b"".join(v + b"\n" for v in values))
+    def write_batch(self, values: list[tuple[object, bytes]]) -> None:
+        self._f.write(b"".join(v + b"\n" for _, v in values))
 
     def snapshot(self) -> int:
         self._f.flush()
@@ -160,8 +181,8 @@ class _JsonLinesSinkPartition(StatefulSinkPartition[bytes, int]):
         self._f.close()
 
 
-class JsonLinesSink(FixedPartitionedSink[bytes, int]):
-    """Append encoded records, one per line, to a single file."""
+class JsonLinesSink(FixedPartitionedSink[tuple[object, bytes], int]):
+    """Append encoded ``(key, record)`` values, one record per line, to a single file."""
 
     def __init__(self, path: Path | str) -> None:
         self.path = Path(path)

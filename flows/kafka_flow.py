@@ -8,18 +8,19 @@ import time
 from bytewax.dataflow import Dataflow
 
 from flows.dataflow import Outputs, build_flow
-from flows.kafka_io import AlignedKafkaSource, KafkaTopicSink, ensure_topics
+from flows.exactly_once import IdempotentKafkaSink
+from flows.kafka_io import AlignedKafkaSource, ensure_topics
 from flows.topics import INPUT_TOPICS, OUTPUT_TOPICS
 
 __all__ = ["kafka_flow", "run_kafka"]
 
 
 def kafka_flow(bootstrap: str, *, stop_at_end: bool = False, input_topics: tuple[str, ...] = INPUT_TOPICS,
-               output_topics: dict[str, str] | None = None) -> Dataflow:
+               output_topics: dict[str, str] | None = None, epoch_seconds: float = 0.0) -> Dataflow:
     outs = output_topics or OUTPUT_TOPICS
     return build_flow(
-        AlignedKafkaSource(bootstrap, list(input_topics), stop_at_end=stop_at_end),
-        Outputs(*(KafkaTopicSink(bootstrap, outs[name])
+        AlignedKafkaSource(bootstrap, list(input_topics), stop_at_end=stop_at_end, epoch_seconds=epoch_seconds),
+        Outputs(*(IdempotentKafkaSink(bootstrap, outs[name], name)
                   for name in ("notifications", "assignments", "dead_letters", "outcomes"))),
     )
 
@@ -28,11 +29,14 @@ def run_kafka(args: argparse.Namespace) -> int:
     from flows.runner import run_local
 
     bootstrap = args.kafka
-    ensure_topics(bootstrap, [*INPUT_TOPICS, *OUTPUT_TOPICS.values()])
+    inputs = tuple(args.input_prefix + t for t in INPUT_TOPICS)
+    outputs = {k: args.output_prefix + v for k, v in OUTPUT_TOPICS.items()}
+    ensure_topics(bootstrap, [*inputs, *outputs.values()])
     if args.workers > 1 and args.process_id is None:
         from flows.runner import run_cluster
 
-        argv = ["run", "--kafka", bootstrap, "--epoch-seconds", str(args.epoch_seconds)]
+        argv = ["run", "--kafka", bootstrap, "--epoch-seconds", str(args.epoch_seconds),
+                "--input-prefix", args.input_prefix, "--output-prefix", args.output_prefix]
         if args.stop_at_end:
             argv.append("--stop-at-end")
         if args.recovery:
@@ -41,7 +45,9 @@ def run_kafka(args: argparse.Namespace) -> int:
         return 0
     t0 = time.perf_counter()
     addresses = args.addresses.split(";") if args.addresses else None
-    run_local(kafka_flow(bootstrap, stop_at_end=args.stop_at_end), process_id=args.process_id,
+    run_local(kafka_flow(bootstrap, stop_at_end=args.stop_at_end, epoch_seconds=args.epoch_seconds,
+                         input_topics=inputs, output_topics=outputs),
+              process_id=args.process_id,
               addresses=addresses, recovery_dir=args.recovery, epoch_seconds=args.epoch_seconds)
     if args.process_id is None:
         print(f"kafka run finished in {time.perf_counter() - t0:.1f} s")

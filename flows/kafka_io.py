@@ -35,6 +35,8 @@ from confluent_kafka import (
 )
 from confluent_kafka.admin import AdminClient, NewTopic
 
+from flows import metrics
+from flows.epochs import EpochGate
 from schemas.codec import RawMessage, second_phase
 
 SEQ_KEY = "__seq__"  # resume-state entry holding the release counter, not a partition
@@ -182,7 +184,9 @@ class AlignedKafkaPartition(StatefulSourcePartition[RawMessage, AlignedState]):
     def __init__(self, bootstrap: str, topics: Sequence[str], resume_state: AlignedState | None, *,
                  step_id: str = "aligned", batch_size: int = 1000, poll_timeout: float = 0.05,
                  stop_at_end: bool = False, max_buffered: int = 20_000,
-                 extra_config: Mapping[str, Any] | None = None, metadata_timeout: float = 10.0) -> None:
+                 extra_config: Mapping[str, Any] | None = None, metadata_timeout: float = 10.0,
+                 epoch_seconds: float = 0.0) -> None:
+        self._epoch_seconds = epoch_seconds
         self._batch_size = batch_size
         self._max_wait = poll_timeout
         self._stop_at_end = stop_at_end
@@ -212,6 +216,8 @@ class AlignedKafkaPartition(StatefulSourcePartition[RawMessage, AlignedState]):
             # Position in the aligned release order: the family stage sorts by it (see Origin.seq).
             self._seq = int(state.get(SEQ_KEY, 0))
             self._phase2: RawMessage | None = None
+            self._gate = EpochGate(self._epoch_seconds)
+            self._gated_next = False
             self._parts: dict[tuple[str, int], _Part] = {}
             assignment: list[TopicPartition] = []
             for topic in dict.fromkeys(topics):
@@ -420,9 +426,19 @@ class AlignedKafkaPartition(StatefulSourcePartition[RawMessage, AlignedState]):
     def next_batch(self) -> list[RawMessage]:
         if self._fatal is not None:
             raise KafkaException(self._fatal)
+        if metrics.due("aligned_source"):  # lag per partition and the watermark, once a second
+            metrics.set_kafka_lag((p.topic, p.partition, self._cached_high(p), p.next_release)
+                                  for p in self._parts.values())
+            metrics.advance_watermark(self.watermark_day)
+        if (self._phase2 is not None or self._gated_next or self._tick_next()) and not self._gate.open():
+            self._awake = self._gate.awake_at()
+            return []  # wait for an epoch boundary around a tick (see flows/epochs.py)
         if self._phase2 is not None:  # the tick's offer-timer phase, an epoch after the first
             tick, self._phase2 = self._phase2, None
+            self._gated_next = True
+            self._gate.emitted()
             return [tick]
+        self._gated_next = False
         out = self._release(self._batch_size)
         fetched = False
         if len(out) < self._batch_size:
@@ -438,6 +454,8 @@ class AlignedKafkaPartition(StatefulSourcePartition[RawMessage, AlignedState]):
         self._seq = seq
         if len(out) == 1 and _is_tick(sort_key(out[0].parsed)):
             self._phase2 = second_phase(out[0])
+        if out:
+            self._gate.emitted()
         if out or fetched:
             self._wait = 0.0
             self._awake = None
@@ -453,6 +471,10 @@ class AlignedKafkaPartition(StatefulSourcePartition[RawMessage, AlignedState]):
 
     def next_awake(self) -> dt.datetime | None:
         return self._awake
+
+    def _tick_next(self) -> bool:
+        """Whether the next message to release is a ``day`` tick."""
+        return bool(self._heap) and _is_tick(self._heap[0][0])
 
     def snapshot(self) -> AlignedState:
         """Next offset to read per partition: after the last RELEASED message.
@@ -538,7 +560,7 @@ class AlignedKafkaSource(FixedPartitionedSource[RawMessage, AlignedState]):
 
     def __init__(self, bootstrap: str, topics: Sequence[str], *, batch_size: int = 1000,
                  poll_timeout: float = 0.05, stop_at_end: bool = False, max_buffered: int = 20_000,
-                 extra_config: Mapping[str, Any] | None = None) -> None:
+                 extra_config: Mapping[str, Any] | None = None, epoch_seconds: float = 0.0) -> None:
         if not topics:
             raise ValueError("AlignedKafkaSource needs at least one topic")
         self.bootstrap = bootstrap
@@ -548,6 +570,7 @@ class AlignedKafkaSource(FixedPartitionedSource[RawMessage, AlignedState]):
         self.stop_at_end = stop_at_end
         self.max_buffered = max_buffered
         self.extra_config = dict(extra_config or {})
+        self.epoch_seconds = epoch_seconds
 
     def list_parts(self) -> list[str]:
         return [_PART_NAME]
@@ -558,7 +581,7 @@ class AlignedKafkaSource(FixedPartitionedSource[RawMessage, AlignedState]):
         return AlignedKafkaPartition(self.bootstrap, self.topics, resume_state, step_id=step_id,
                                      batch_size=self.batch_size, poll_timeout=self.poll_timeout,
                                      stop_at_end=self.stop_at_end, max_buffered=self.max_buffered,
-                                     extra_config=self.extra_config)
+                                     extra_config=self.extra_config, epoch_seconds=self.epoch_seconds)
 
 
 class KafkaDeliveryError(RuntimeError):
@@ -671,8 +694,11 @@ class KafkaTopicSink(DynamicSink[tuple[bytes | str | None, bytes]]):
         return _TopicSinkPartition(self.topic, config, self.flush_interval)
 
 
-def read_topic(bootstrap: str, topic: str, *, timeout: float = 10.0) -> list[tuple[bytes | None, bytes]]:
+def read_topic(bootstrap: str, topic: str, *, timeout: float = 10.0,
+               start: Mapping[int, int] | None = None) -> list[tuple[bytes | None, bytes]]:
     """Every ``(key, value)`` of ``topic`` from the beginning to its end now, by partition then offset.
+
+    ``start`` gives, per partition, the first offset to read instead of the beginning.
 
     The end is where the consumer reports partition EOF, not ListOffsets: Tansu 0.6 answers
     ListOffsets(latest) with the last record batch's base offset + 1, not the log end.
@@ -686,7 +712,8 @@ def read_topic(bootstrap: str, topic: str, *, timeout: float = 10.0) -> list[tup
             raise ValueError(f"topic {topic!r} is not readable: {None if tmeta is None else tmeta.error}")
         got: dict[int, list[tuple[bytes | None, bytes]]] = {pid: [] for pid in tmeta.partitions}
         pending = set(got)
-        consumer.assign([TopicPartition(topic, pid, OFFSET_BEGINNING) for pid in sorted(got)])
+        first = start or {}
+        consumer.assign([TopicPartition(topic, pid, first.get(pid, OFFSET_BEGINNING)) for pid in sorted(got)])
         while pending:
             left = deadline - time.monotonic()
             if left <= 0:

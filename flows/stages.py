@@ -23,7 +23,7 @@ from state.calendar import BirthSlot, DueSlot, Timer
 from state.dates import Day
 from state.events import QUARTER_START, Event, wake_event
 from state.family import FamilyCard, MemberUpdate, apply_update
-from state.offers import IssuedOffer, OfferSlot, Withdrawal
+from state.offers import OPEN, IssuedOffer, OfferSlot, Withdrawal
 from state.person import ROLE_FATHER, ROLE_MOTHER, ROLE_SUBJECT
 from state.person_stage import PersonOutput, PersonSlot
 
@@ -44,6 +44,7 @@ class PersonLogic(StatefulLogic[tuple[Event, str], PersonOutput, PersonSlot]):
     def __init__(self, resume: PersonSlot | None, late_record_days: int) -> None:
         self.slot = resume
         self.late_record_days = late_record_days
+        metrics.state_size(metrics.PERSONS).inc()  # one logic per key; none is ever discarded
 
     def on_item(self, value: tuple[Event, str]) -> tuple[Iterable[PersonOutput], bool]:
         event, role = value
@@ -74,8 +75,19 @@ class CalendarLogic(StatefulLogic[Any, Keyed, Any]):
 
     def __init__(self, resume: DueSlot | BirthSlot | None) -> None:
         self.slot = resume
+        metrics.state_size(metrics.CALENDAR_TIMERS).inc(self._pending())
+
+    def _pending(self) -> int:
+        return len(self.slot.timers) if isinstance(self.slot, DueSlot) else 0
 
     def on_item(self, value: Any) -> tuple[Iterable[Keyed], bool]:
+        before = self._pending()
+        result = self._on_item(value)
+        if (change := self._pending() - before) != 0:
+            metrics.state_size(metrics.CALENDAR_TIMERS).inc(change)
+        return result
+
+    def _on_item(self, value: Any) -> tuple[Iterable[Keyed], bool]:
         if isinstance(value, (BirthReg, BirthTick)):
             birth = self.slot if isinstance(self.slot, BirthSlot) else BirthSlot()
             self.slot = birth
@@ -136,7 +148,7 @@ def source_order(update: MemberUpdate) -> tuple[int, int]:
 class FamilyLogic(StatefulBatchLogic[MemberUpdate, Any, FamilyCard]):
     """Folds member updates into the family card, runs the rules, finds lost grounds.
 
-    Emits notice records (``("notice", recipient, record)``), issued offers and withdrawal
+    Emits notice records (``("notice", recipient, record, cause origin)``), issued offers and withdrawal
     requests for the offer stage, and the offers' reminder and lapse timers.
     """
 
@@ -145,6 +157,7 @@ class FamilyLogic(StatefulBatchLogic[MemberUpdate, Any, FamilyCard]):
         self.params = params
         self.consent_days = params.scalar_int("consent_days")
         self.reminder_days = params.scalar_int("reminder_after_days")
+        metrics.state_size(metrics.FAMILIES).inc()
 
     def on_batch(self, values: list[MemberUpdate]) -> tuple[Iterable[Any], bool]:
         if len(values) > 1:
@@ -189,7 +202,7 @@ class FamilyLogic(StatefulBatchLogic[MemberUpdate, Any, FamilyCard]):
         record = notification_record(decision, recipient, family.family_id)
         if decision.kind != OFFER:
             metrics.child(metrics.NOTIFICATIONS, decision.code, decision.kind).inc()
-            return [("notice", decision.recipient, record)]
+            return [("notice", decision.recipient, record, metrics.cause(event))]
         family.grants[nid] = grant_of(decision)
         issued = decision.issued_on
         offer = IssuedOffer(record, decision.start_month, decision.end_month,
@@ -214,18 +227,38 @@ def _offer_seq(value: Any) -> tuple[int, int]:
     return _seq(value), 2 if value.type == "sms_reply" else 3
 
 
+def _is_open(slot: OfferSlot) -> bool:
+    return slot.offer is not None and slot.status == OPEN
+
+
+def _with_cause(out: list[Any], first: int, value: Any) -> None:
+    """Pair the outputs ``out[first:]`` of one input with the origin of what caused them.
+
+    The pre-output map steps measure end-to-end latency from it (``metrics.observe_output``).
+    """
+    origin = metrics.cause(value.event if isinstance(value, (IssuedOffer, Withdrawal)) else value)
+    out[first:] = [(o, origin) for o in out[first:]]
+
+
 class OfferLogic(StatefulBatchLogic[Any, Any, OfferSlot]):
-    """One offer's life: the offer, replies, reminder and lapse timers, withdrawals."""
+    """One offer's life: the offer, replies, reminder and lapse timers, withdrawals.
+
+    Emits ``(output, cause origin)`` pairs; ``flows.dataflow`` encodes the outputs.
+    """
 
     def __init__(self, resume: OfferSlot | None) -> None:
         self.slot = resume or OfferSlot()
+        if _is_open(self.slot):
+            metrics.state_size(metrics.OPEN_OFFERS).inc()
 
     def on_batch(self, values: list[Any]) -> tuple[Iterable[Any], bool]:
         if len(values) > 1:
             values = sorted(values, key=_offer_seq)
         out: list[Any] = []
         slot = self.slot
+        was_open = _is_open(slot)
         for value in values:
+            first = len(out)
             if isinstance(value, IssuedOffer):
                 out.extend(slot.on_offer(value))
             elif isinstance(value, Withdrawal):
@@ -234,6 +267,9 @@ class OfferLogic(StatefulBatchLogic[Any, Any, OfferSlot]):
                 out.extend(slot.on_reply(value))
             else:  # a remind / lapse / reply_check wake from the offer calendar
                 out.extend(slot.on_timer(value.type, value.occurred_on))
+            _with_cause(out, first, value)
+        if (now_open := _is_open(slot)) != was_open:  # offered, or settled
+            metrics.state_size(metrics.OPEN_OFFERS).inc(1 if now_open else -1)
         return out, StatefulBatchLogic.RETAIN
 
     def snapshot(self) -> OfferSlot:

@@ -69,7 +69,7 @@ class DeadLetter:
 
 
 def _origin(raw: RawMessage) -> Origin:
-    return Origin(raw.topic, raw.partition, raw.offset, raw.value, raw.seq)
+    return Origin(raw.topic, raw.partition, raw.offset, raw.value, raw.seq, raw.timestamp_ms)
 
 
 def decode(raw: RawMessage) -> Event | DeadLetter:

@@ -39,6 +39,8 @@ class Origin:
 
     ``seq`` is the message's position in the source's single, event-date-aligned read order:
     stages that merge several keys' outputs (the family stage) apply them in this order.
+    ``timestamp_ms`` is the Kafka message timestamp (None from files); the end-to-end latency
+    metrics measure from it (``flows.metrics``).
     """
 
     topic: str
@@ -46,6 +48,7 @@ class Origin:
     offset: int | None
     raw: bytes
     seq: int = 0
+    timestamp_ms: int | None = None
 
 
 @dataclass(slots=True, frozen=True)
