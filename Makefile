@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck unit clean install
+.PHONY: demo test lint typecheck unit clean install fuzz
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -33,3 +33,7 @@ unit: $(STAMP)
 
 clean:
 	rm -rf out .pytest_cache .mypy_cache .ruff_cache
+
+## make fuzz: the decode path and the stages behind it, fed 100 000 mutated messages
+fuzz: $(STAMP)
+	FUZZ_COUNT=100000 $(PY) -m pytest -q tests/test_fuzz.py

@@ -209,7 +209,9 @@ def build_flow(source: Source[RawMessage], outputs: Outputs, params: Params | No
     family_out = _unkey("family_out", op.stateful_batch("family", by_family,
                                                         lambda resume: FamilyLogic(resume, params)))
 
-    notices_b = op.branch("notices", family_out, lambda x: isinstance(x, tuple))
+    family_errors = op.branch("rule_errors", family_out, lambda x: isinstance(x, Rejection))
+    rule_errors = op.map("rule_error_out", family_errors.trues, rejection_out)
+    notices_b = op.branch("notices", family_errors.falses, lambda x: isinstance(x, tuple))
     notices = op.map("notice_out", notices_b.trues, lambda t: (t[1], orjson.dumps(t[2]), t[3]))
     timers_b = op.branch("offer_timers", notices_b.falses, lambda x: isinstance(x, Timer))
     offer_timers = op.map("offer_timers_keyed", timers_b.trues, lambda t: (due_key(t.due), t))
@@ -233,7 +235,7 @@ def build_flow(source: Source[RawMessage], outputs: Outputs, params: Params | No
     op.output("write_notifications", _for_sink("notifications", all_notifications), outputs.notifications)
     op.output("write_assignments", _for_sink("assignments", _timed("assignments", to_assign)), outputs.assignments)
     op.output("write_outcomes", _for_sink("outcomes", _timed("outcomes", to_outcomes)), outputs.outcomes)
-    dead = _timed("dead_letters", op.merge("dead", bad, rejected, dead_from_offers))
+    dead = _timed("dead_letters", op.merge("dead", bad, rejected, rule_errors, dead_from_offers))
     op.output("write_dead_letters", _for_sink("dead_letters", dead), outputs.dead_letters)
     return flow
 

@@ -7,6 +7,7 @@ source sequence first: Bytewax groups a batch by key, which loses the read order
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 from typing import Any
 
@@ -25,11 +26,13 @@ from state.events import QUARTER_START, Event, wake_event
 from state.family import FamilyCard, MemberUpdate, apply_update
 from state.offers import OPEN, IssuedOffer, OfferSlot, Withdrawal
 from state.person import ROLE_FATHER, ROLE_MOTHER, ROLE_SUBJECT
-from state.person_stage import PersonOutput, PersonSlot
+from state.person_stage import PersonOutput, PersonSlot, Rejection
 
 __all__ = ["PersonLogic", "CalendarLogic", "FamilyRegistryLogic", "FamilyLogic", "OfferLogic"]
 
 Keyed = tuple[str, Any]
+
+log = logging.getLogger(__name__)
 
 
 def _seq(event: object) -> int:
@@ -173,18 +176,27 @@ class FamilyLogic(StatefulBatchLogic[MemberUpdate, Any, FamilyCard]):
         family = self.family
         event, card = update.event, update.card
         firing = (update.fire and isinstance(event, Event)
+                  and event.occurred_on >= self.params.in_force_from
                   and (has_rules(event.type, update.role) or event.type in WITHDRAWAL_TRIGGERS))
         children_before = len(family.children(event.occurred_on)) if firing and isinstance(event, Event) else None
         apply_update(family, update)
         out: list[Any] = []
         if firing and isinstance(event, Event):
             ctx = Context(event, update.role, card, family, self.params, children_before)
-            for decision in evaluate(ctx):
+            try:
+                decisions = evaluate(ctx)
+                today = event.occurred_on
+                live = [g for g in family.grants.values() if still_relevant(g, today)]
+                losses = lost_grounds(ctx, live, len(family.children(today)))
+            except Exception as exc:  # noqa: BLE001 - one event's rule failure must not stop the flow
+                log.exception("rule error on %s %s", event.type, event.event_id)
+                if event.origin is not None:
+                    out.append(Rejection(event, "rule_error", f"a rule failed on this event: {exc!r}"))
+                decisions, losses, live = [], [], list(family.grants.values())
+            for decision in decisions:
                 out.extend(self._issue(family, decision, card, event))
-            today = event.occurred_on
-            live = [g for g in family.grants.values() if still_relevant(g, today)]
             family.grants = {g.nid: g for g in live}
-            for loss in lost_grounds(ctx, live, len(family.children(today))):
+            for loss in losses:
                 family.grants.pop(loss.grant.nid, None)
                 out.append(Withdrawal(loss.grant.nid, loss.reason, loss.on, loss.only_if_open, event))
         if card is not None and not card.alive:

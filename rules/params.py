@@ -53,6 +53,8 @@ class Params:
             for name, spec in raw["dated"].items()
         }
         self._scalars = {name: spec["value"] for name, spec in raw["scalars"].items()}
+        # Rules need every dated parameter: events before all of them are in force trigger nothing.
+        self.in_force_from: Day = max(series.starts[0] for series in self._series.values())
         self._coefficients = {
             name: {k: Decimal(v) for k, v in spec["values"].items()}
             for name, spec in raw["coefficients"].items()

@@ -28,6 +28,11 @@ __all__ = [
 ]
 
 MAX_MESSAGE_BYTES = 64 * 1024
+
+# Dates a registry can mean: IINs encode births from 1800; later than 2199 is a typo, and
+# date arithmetic on it (an 18th birthday, a retirement date) would overflow.
+_EARLIEST, _LATEST = dates.day("1800-01-01"), dates.day("2199-12-31")
+_DATE_FIELDS = ("birth_date", "valid_until")
 SENDER = "1414"
 
 
@@ -87,12 +92,20 @@ def decode(raw: RawMessage) -> Event | DeadLetter:
         etype = obj.get("type", "") if isinstance(obj, dict) else ""
         return DeadLetter(origin, invalid.code, invalid.message, invalid.path, etype if isinstance(etype, str) else "")
     etype = obj["type"]
+    if etype in ("day", "sms_reply"):
+        text = obj["occurred_on" if etype == "day" else "received_at"]
+        if not _EARLIEST <= dates.day(text) <= _LATEST:
+            return DeadLetter(origin, "schema", f"date {text[:10]} is outside 1800-2199",
+                              "occurred_on" if etype == "day" else "received_at", etype)
     if etype == "day":
         d = dates.day(obj["occurred_on"])
         return Event(obj["event_id"], etype, "", d, d, {"phase": raw.phase}, origin)
     if etype == "sms_reply":
         d = dates.day(obj["received_at"])
         return Event(obj["event_id"], etype, obj["phone"], d, d, obj, origin)
+    out_of_range = _date_problem(obj)
+    if out_of_range is not None:
+        return DeadLetter(origin, "schema", out_of_range[1], out_of_range[0], etype)
     problem = _iin_problem(obj)
     if problem is not None:
         return DeadLetter(origin, "bad_iin", problem[1], problem[0], etype)
@@ -102,6 +115,16 @@ def decode(raw: RawMessage) -> Event | DeadLetter:
         return DeadLetter(origin, "schema", "occurred_on is after recorded_at: an event cannot be "
                           "recorded before it happens", "occurred_on", etype)
     return Event(obj["event_id"], etype, obj["iin"], occurred, recorded, obj.get("data") or {}, origin)
+
+
+def _date_problem(obj: dict[str, Any]) -> tuple[str, str] | None:
+    fields = [("occurred_on", obj["occurred_on"]), ("recorded_at", obj["recorded_at"])]
+    data = obj.get("data") or {}
+    fields += [(f"data.{f}", data[f]) for f in _DATE_FIELDS if isinstance(data.get(f), str)]
+    for path, text in fields:
+        if not _EARLIEST <= dates.day(text) <= _LATEST:
+            return path, f"date {text[:10]} is outside 1800-2199"
+    return None
 
 
 def _iin_problem(obj: dict[str, Any]) -> tuple[str, str] | None:
