@@ -23,10 +23,10 @@ from schemas.codec import notification_record
 from state.calendar import BirthSlot, DueSlot, Timer
 from state.dates import Day
 from state.events import QUARTER_START, Event, wake_event
-from state.family import FamilyCard, MemberUpdate, apply_update
-from state.offers import OPEN, IssuedOffer, OfferSlot, Withdrawal
+from state.family import FamilyCard, MemberUpdate, apply_update, prune_issued
+from state.offers import EXPIRE, OPEN, IssuedOffer, OfferSlot, Withdrawal, expiry_days
 from state.person import ROLE_FATHER, ROLE_MOTHER, ROLE_SUBJECT
-from state.person_stage import PersonOutput, PersonSlot, Rejection
+from state.person_stage import DEDUP_DAYS, PersonOutput, PersonSlot, Rejection
 
 __all__ = ["PersonLogic", "CalendarLogic", "FamilyRegistryLogic", "FamilyLogic", "OfferLogic"]
 
@@ -183,31 +183,36 @@ class FamilyLogic(StatefulBatchLogic[MemberUpdate, Any, FamilyCard]):
         out: list[Any] = []
         if firing and isinstance(event, Event):
             ctx = Context(event, update.role, card, family, self.params, children_before)
-            try:
-                decisions = evaluate(ctx)
-                today = event.occurred_on
-                live = [g for g in family.grants.values() if still_relevant(g, today)]
-                losses = lost_grounds(ctx, live, len(family.children(today)))
-            except Exception as exc:  # noqa: BLE001 - one event's rule failure must not stop the flow
-                log.exception("rule error on %s %s", event.type, event.event_id)
-                if event.origin is not None:
-                    out.append(Rejection(event, "rule_error", f"a rule failed on this event: {exc!r}"))
-                decisions, losses, live = [], [], list(family.grants.values())
-            for decision in decisions:
+            for decision in self._guarded(evaluate, ctx, out):
                 out.extend(self._issue(family, decision, card, event))
+            today = event.occurred_on
+            live = [g for g in family.grants.values() if still_relevant(g, today)]
             family.grants = {g.nid: g for g in live}
-            for loss in losses:
+            for loss in self._guarded(lambda c: lost_grounds(c, live, len(family.children(today))), ctx, out):
                 family.grants.pop(loss.grant.nid, None)
                 out.append(Withdrawal(loss.grant.nid, loss.reason, loss.on, loss.only_if_open, event))
         if card is not None and not card.alive:
             family.members.pop(card.iin, None)  # only living members count; keep state bounded
         return out
 
+    @staticmethod
+    def _guarded(fn: Any, ctx: Context, out: list[Any]) -> list[Any]:
+        """``fn(ctx)``; if a rule raises, dead-letter the event (rule_error) and go on."""
+        try:
+            return list(fn(ctx))
+        except Exception as exc:  # noqa: BLE001 - one event's rule failure must not stop the flow
+            event = ctx.event
+            log.exception("rule error on %s %s", event.type, event.event_id)
+            if event.origin is not None:
+                out.append(Rejection(event, "rule_error", f"a rule failed on this event: {exc!r}"))
+            return []
+
     def _issue(self, family: FamilyCard, decision: Any, card: Any, event: Event) -> list[Any]:
         nid = decision.notification_id
         if nid in family.issued:
             return []  # one occasion, one offer
-        family.issued.add(nid)
+        prune_issued(family, decision.issued_on, DEDUP_DAYS)
+        family.issued[nid] = decision.issued_on
         recipient = family.members.get(decision.recipient)
         if recipient is None and card is not None and card.iin == decision.recipient:
             recipient = card
@@ -220,12 +225,13 @@ class FamilyLogic(StatefulBatchLogic[MemberUpdate, Any, FamilyCard]):
         offer = IssuedOffer(record, decision.start_month, decision.end_month,
                             recipient.iban if recipient is not None else None, event, issued + self.reminder_days)
         return [offer, Timer(issued + self.reminder_days, nid, "remind"),
-                Timer(issued + self.consent_days + 1, nid, "lapse")]
+                Timer(issued + self.consent_days + 1, nid, "lapse"),
+                *(Timer(d, nid, EXPIRE) for d in expiry_days(offer))]
 
     def snapshot(self) -> FamilyCard:
         assert self.family is not None
         f = self.family
-        return FamilyCard(f.family_id, dict(f.members), set(f.issued), dict(f.grants))
+        return FamilyCard(f.family_id, dict(f.members), dict(f.issued), dict(f.grants))
 
 
 # --- offers -----------------------------------------------------------------------------
@@ -282,9 +288,10 @@ class OfferLogic(StatefulBatchLogic[Any, Any, OfferSlot]):
             _with_cause(out, first, value)
         if (now_open := _is_open(slot)) != was_open:  # offered, or settled
             metrics.state_size(metrics.OPEN_OFFERS).inc(1 if now_open else -1)
-        return out, StatefulBatchLogic.RETAIN
+        # A settled offer's slot goes once its expiry timer says nothing more can happen.
+        return out, StatefulBatchLogic.DISCARD if slot.done else StatefulBatchLogic.RETAIN
 
     def snapshot(self) -> OfferSlot:
         s = self.slot
         return OfferSlot(s.offer, s.status, s.reminded, s.answered_by, list(s.held), set(s.seen_replies),
-                         list(s.early_timers), s.checked_until)
+                         list(s.early_timers), s.checked_until, s.done)

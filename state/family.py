@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from state.dates import Day
 from state.person import PersonCard
 
-__all__ = ["FamilyCard", "MemberUpdate", "Grant", "apply_update"]
+__all__ = ["FamilyCard", "MemberUpdate", "Grant", "apply_update", "prune_issued"]
 
 
 @dataclass(slots=True, frozen=True)
@@ -48,12 +48,13 @@ class Grant:
 
 @dataclass(slots=True)
 class FamilyCard:
-    """``issued``: every notification id this family ever issued (one occasion, one offer).
-    ``grants``: the offers among them whose ground a later event could still remove."""
+    """``issued``: notification id -> issued_on of what this family issued (one occasion, one
+    offer), kept ``DEDUP_DAYS`` (see ``prune_issued``). ``grants``: the offers among them whose
+    ground a later event could still remove."""
 
     family_id: str
     members: dict[str, PersonCard] = field(default_factory=dict)
-    issued: set[str] = field(default_factory=set)
+    issued: dict[str, Day] = field(default_factory=dict)
     grants: dict[str, Grant] = field(default_factory=dict)
 
     def living(self) -> list[PersonCard]:
@@ -71,6 +72,14 @@ class FamilyCard:
 
     def get(self, iin: str | None) -> PersonCard | None:
         return None if iin is None else self.members.get(iin)
+
+
+def prune_issued(family: FamilyCard, today: Day, keep_days: int) -> None:
+    """Forget issued ids older than ``keep_days``, except offers still running or open."""
+    if len(family.issued) <= 8:
+        return
+    cutoff = today - keep_days
+    family.issued = {nid: d for nid, d in family.issued.items() if d >= cutoff or nid in family.grants}
 
 
 def apply_update(family: FamilyCard, update: MemberUpdate) -> FamilyCard:

@@ -22,7 +22,7 @@ from state.dates import Day, Month
 from state.events import Event
 
 __all__ = [
-    "IssuedOffer", "Withdrawal", "OfferSlot", "OfferOutput", "Outcome", "ReplyRejected",
+    "IssuedOffer", "Withdrawal", "OfferSlot", "expiry_days", "EXPIRE", "OfferOutput", "Outcome", "ReplyRejected",
     "Reminder", "WithdrawalNotice", "Assignment", "CONSENT", "REFUSAL", "OPEN",
     "CONSENTED", "REFUSED", "LAPSED", "WITHDRAWN",
 ]
@@ -35,6 +35,20 @@ OPEN, CONSENTED, REFUSED, LAPSED, WITHDRAWN = "open", "consented", "refused", "l
 REMIND = "remind"
 LAPSE = "lapse"
 REPLY_CHECK = "reply_check"
+EXPIRE = "expire"
+EXPIRE_AFTER_DAYS = 31  # a settled offer's slot is kept this long for late replies, then dropped
+
+
+def expiry_days(offer: IssuedOffer) -> list[Day]:
+    """When the slot may be dropped: a month after reply_by, and a month after a benefit's end.
+
+    Keeps the offer stage's state bounded: only running benefits outlive their offer.
+    """
+    out = [offer.reply_by + EXPIRE_AFTER_DAYS]
+    if offer.end_month is not None:
+        y, m = divmod(offer.end_month + 1, 12)
+        out.append(dates.day(f"{y:04d}-{m + 1:02d}-01") + EXPIRE_AFTER_DAYS)
+    return out
 
 
 @dataclass(slots=True, frozen=True)
@@ -119,6 +133,7 @@ class OfferSlot:
     seen_replies: set[str] = field(default_factory=set)
     early_timers: list[tuple[str, Day]] = field(default_factory=list)
     checked_until: Day = 0          # latest reply_check date seen while no offer was known
+    done: bool = False              # nothing more can happen: the slot may be discarded
 
     # -- inputs ---------------------------------------------------------------------------
 
@@ -150,6 +165,9 @@ class OfferSlot:
 
     def on_timer(self, kind: str, on: Day) -> list[OfferOutput]:
         offer = self.offer
+        if kind == EXPIRE:
+            self.done = self._finished(on) and not self.held
+            return []
         if kind == REPLY_CHECK:
             if offer is not None:
                 return []
@@ -188,6 +206,17 @@ class OfferSlot:
             return [WithdrawalNotice(offer, w.reason, w.on), Assignment(offer, start, max(start, end), closing=True),
                     Outcome(offer, "withdrawn", w.on)]
         return []
+
+    def _finished(self, on: Day) -> bool:
+        """Settled, and not a benefit still running on ``on``."""
+        offer = self.offer
+        if offer is None:
+            return True
+        if self.status == OPEN:
+            return False
+        if self.status == CONSENTED and offer.record["period"] == "monthly":
+            return offer.end_month is not None and offer.end_month < dates.month_of(on)
+        return True
 
     # -- replies --------------------------------------------------------------------------
 

@@ -74,7 +74,7 @@ class PersonCard:
     unemployed_until: Day | None = None
     awards: tuple[str, ...] = ()
     kandas_until: Day | None = None
-    seen: frozenset[str] = frozenset()
+    seen: dict[str, Day] = field(default_factory=dict)  # event_id -> recorded_on; copied on write
 
     @property
     def alive(self) -> bool:

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from state.dates import Day
 from state.events import TRIGGERLESS_TYPES, WAKE_TYPES, Event
 from state.family import MemberUpdate
 from state.person import ROLE_SUBJECT, PersonCard, apply, new_card, replace
 
-__all__ = ["PersonSlot", "Rejection", "PersonOutput"]
+__all__ = ["PersonSlot", "Rejection", "PersonOutput", "remember", "DEDUP_DAYS", "MAX_HELD"]
 
 
 @dataclass(slots=True, frozen=True)
@@ -60,7 +61,7 @@ class PersonSlot:
 
         before = card
         card = apply(card, event, role)
-        card = replace(card, seen=card.seen | {event.event_id})
+        card = replace(card, seen=remember(card.seen, event.event_id, event.recorded_on))
         self.card = card
 
         if role != ROLE_SUBJECT:
@@ -71,6 +72,8 @@ class PersonSlot:
 
         if not card.registered:
             self.held.append(event)
+            if len(self.held) > MAX_HELD:  # bounded: the oldest fact waits no longer
+                return [_unknown(self.held.pop(0))]
             return []
 
         out: list[PersonOutput] = []
@@ -87,12 +90,28 @@ class PersonSlot:
 
     def held_rejections(self) -> list[Rejection]:
         """Called when the input ends: facts about a person nobody registered."""
-        out = [
-            Rejection(e, "unknown_person", f"no person_registered or birth for IIN {e.subject}", "iin")
-            for e in self.held
-        ]
+        out = [_unknown(e) for e in self.held]
         self.held = []
         return out
+
+
+# State bounds (docs/DESIGN.md, "State and its bounds").
+DEDUP_DAYS = 400   # an event_id is remembered while its recorded date is within this of the newest
+MAX_HELD = 32      # facts held for one unregistered IIN; older ones are dead-lettered
+
+
+def remember(seen: dict[str, Day], event_id: str, on: Day) -> dict[str, Day]:
+    """``seen`` plus ``event_id``, dropping ids dated more than DEDUP_DAYS before the newest."""
+    out = dict(seen)
+    out[event_id] = on
+    if len(out) > 16:
+        newest = max(out.values())
+        out = {i: d for i, d in out.items() if d >= newest - DEDUP_DAYS}
+    return out
+
+
+def _unknown(e: Event) -> Rejection:
+    return Rejection(e, "unknown_person", f"no person_registered or birth for IIN {e.subject}", "iin")
 
 
 def _fires(event: Event, late_record_days: int) -> bool:
