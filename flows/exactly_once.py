@@ -73,7 +73,9 @@ class _IdempotentPartition(StatefulSinkPartition[tuple[Any, bytes], SinkState]):
         self.written: SinkState = dict(resume or {})
         self.errors: list[KafkaError] = []
         self.producer = Producer({"bootstrap.servers": bootstrap, "enable.idempotence": True,
-                                  "linger.ms": 5, "compression.type": "lz4", **config})
+                                  "linger.ms": 5, "compression.type": "lz4",
+                                  "log_level": 4,  # warnings and worse: reconnect chatter floods logs
+                                  **config})
         # What the replayed epochs had written before the crash: never write it again. With
         # no snapshot yet (a crash before the first one, or a first start) that is the whole
         # topic: ids are deterministic, so a record already there is never sent twice.
@@ -121,7 +123,9 @@ class _IdempotentPartition(StatefulSinkPartition[tuple[Any, bytes], SinkState]):
             raise KafkaDeliveryError(f"{self.topic}: delivery failed: {errors[0]}", errors)
 
     def close(self) -> None:
-        self.producer.flush(30)
+        left = self.producer.flush(300)  # a broker outage may hold deliveries back for minutes
+        if left:
+            raise KafkaDeliveryError(f"{self.topic}: {left} messages not acknowledged within 300 s")
         self._raise_errors()
 
 
