@@ -9,7 +9,15 @@ from pathlib import Path
 
 import orjson
 
-__all__ = ["Summary", "summarize_files", "summarize_records", "format_summary"]
+__all__ = ["Summary", "summarize_files", "summarize_records", "format_summary", "accounted_now"]
+
+
+def accounted_now() -> dict[str, float]:
+    """This process's ``familycard_messages_accounted`` counters, by outcome."""
+    from prometheus_client import REGISTRY
+
+    return {o: REGISTRY.get_sample_value("familycard_messages_accounted_total", {"outcome": o}) or 0.0
+            for o in ("processed", "deduplicated", "dead_lettered")}
 
 
 FUNNEL_STEPS = ("offered", "reminded", "consented", "refused", "lapsed", "withdrawn")
@@ -23,6 +31,7 @@ class Summary:
     assignments: Counter[str] = field(default_factory=Counter)
     input_messages: int = 0
     seconds: float = 0.0
+    accounted: dict[str, float] | None = None  # processed / deduplicated / dead_lettered (one process)
 
     @property
     def notification_total(self) -> int:
@@ -82,6 +91,12 @@ def format_summary(s: Summary) -> str:
         if offered:
             rows.append(f"take-up {consented / offered:.1%} of {offered} offers; "
                         f"assignments written {sum(s.assignments.values())}")
+    if s.accounted is not None and s.input_messages:
+        p, d, x = (int(s.accounted.get(k, 0)) for k in ("processed", "deduplicated", "dead_lettered"))
+        verdict = "adds up" if p + d + x == s.input_messages else f"MISMATCH: {s.input_messages - p - d - x} unaccounted"
+        rows.append("")
+        rows.append(f"accounting: {s.input_messages} input = {p} processed + {d} deduplicated + {x} dead-lettered"
+                    f" ({verdict})")
     if s.input_messages:
         rows.append("")
         rate = s.input_messages / s.seconds if s.seconds else 0.0

@@ -76,8 +76,11 @@ def decode_counted(raw: RawMessage) -> Event | DeadLetter:
     if isinstance(result, DeadLetter):
         metrics.child(metrics.INPUT, raw.topic, result.event_type or "unknown").inc()
         metrics.child(metrics.DEAD_LETTERS, result.code).inc()
+        metrics.child(metrics.ACCOUNTED, "dead_lettered").inc()
     elif raw.phase == 1:
         metrics.child(metrics.INPUT, raw.topic, result.type).inc()
+        if result.type == "day":
+            metrics.child(metrics.ACCOUNTED, "processed").inc()
         if result.type == "day":  # a tick is released once every input has passed its date
             metrics.advance_watermark(result.occurred_on)
     return result
@@ -118,10 +121,14 @@ def encode_offer_output(value: Any) -> tuple[str, str, bytes]:
         metrics.child(metrics.FUNNEL, value.offer.record["code"], value.outcome).inc()
         if value.outcome in ("consented", "refused"):
             metrics.child(metrics.REPLIES, value.outcome).inc()
+            if _is_input(value.reply):  # the reply that settled the offer
+                metrics.child(metrics.ACCOUNTED, "processed").inc()
         return OUTCOME, value.offer.record["iin"], orjson.dumps(outcome_record(value))
     assert isinstance(value, ReplyRejected)
     metrics.child(metrics.DEAD_LETTERS, "rejected_reply").inc()
     metrics.child(metrics.REPLIES, "rejected").inc()
+    if _is_input(value.reply):
+        metrics.child(metrics.ACCOUNTED, "dead_lettered").inc()
     origin = value.reply.origin
     assert origin is not None
     return DEAD, "", orjson.dumps(dead_letter_record(origin, "rejected_reply", value.reason, "in_reply_to"))
@@ -157,6 +164,13 @@ def _unkey(step: str, up: Stream[Any]) -> Stream[Any]:
 
 # --- the flow ---------------------------------------------------------------------------
 
+SIMULATED = "citizen-simulator"  # origin topic of the embedded simulator's replies (not input)
+
+
+def _is_input(reply: Event | None) -> bool:
+    return reply is not None and reply.origin is not None and reply.origin.topic != SIMULATED
+
+
 def simulated_reply(item: Keyed) -> list[Keyed]:
     """Embedded mode: a simulated citizen's answer to an issued offer, as an input message.
 
@@ -170,7 +184,7 @@ def simulated_reply(item: Keyed) -> list[Keyed]:
     if reply is None:
         return []
     seq = offer.event.origin.seq if offer.event.origin is not None else 0
-    event = decode(RawMessage("sms.replies", orjson.dumps(reply), reply["phone"].encode(), None, None, None,
+    event = decode(RawMessage(SIMULATED, orjson.dumps(reply), reply["phone"].encode(), None, None, None,
                               reply, seq))
     return [(offer.nid, event)] if isinstance(event, Event) else []
 

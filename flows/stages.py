@@ -22,7 +22,7 @@ from rules.withdrawals import WITHDRAWAL_TRIGGERS, grant_of, lost_grounds, still
 from schemas.codec import notification_record
 from state.calendar import BirthSlot, DueSlot, Timer
 from state.dates import Day
-from state.events import QUARTER_START, Event, wake_event
+from state.events import QUARTER_START, WAKE_TYPES, Event, wake_event
 from state.family import FamilyCard, MemberUpdate, apply_update, prune_issued
 from state.offers import EXPIRE, OPEN, IssuedOffer, OfferSlot, Withdrawal, expiry_days
 from state.person import ROLE_FATHER, ROLE_MOTHER, ROLE_SUBJECT
@@ -55,6 +55,8 @@ class PersonLogic(StatefulLogic[tuple[Event, str], PersonOutput, PersonSlot]):
             iin = event.subject if role == ROLE_SUBJECT else event.data[f"{role}_iin"]
             self.slot = PersonSlot.empty(iin)
         out = self.slot.on_event(event, role, self.late_record_days)
+        if role == ROLE_SUBJECT and event.type not in WAKE_TYPES:
+            _account(out)
         if role == ROLE_SUBJECT and not self.slot.card.registered:
             metrics.HELD.inc()
         if role == ROLE_SUBJECT and event.delay_days > self.late_record_days:
@@ -64,11 +66,24 @@ class PersonLogic(StatefulLogic[tuple[Event, str], PersonOutput, PersonSlot]):
     def on_eof(self) -> tuple[Iterable[PersonOutput], bool]:
         if self.slot is None:
             return [], StatefulLogic.RETAIN
-        return self.slot.held_rejections(), StatefulLogic.RETAIN
+        out = self.slot.held_rejections()
+        _account(out)
+        return out, StatefulLogic.RETAIN
 
     def snapshot(self) -> PersonSlot:
         assert self.slot is not None
         return PersonSlot(self.slot.card, list(self.slot.held))
+
+
+def _account(out: list[PersonOutput]) -> None:
+    """Count where a subject's event(s) ended: each distinct event in ``out`` once."""
+    processed = {id(u.event) for u in out if isinstance(u, MemberUpdate)}
+    if processed:
+        metrics.child(metrics.ACCOUNTED, "processed").inc(len(processed))
+    for r in out:
+        if isinstance(r, Rejection):
+            outcome = "deduplicated" if r.code == "duplicate" else "dead_lettered"
+            metrics.child(metrics.ACCOUNTED, outcome).inc()
 
 
 # --- calendars ----------------------------------------------------------------------------

@@ -91,6 +91,7 @@ class Outcome:
     offer: IssuedOffer
     outcome: str                    # offered | reminded | consented | refused | lapsed | withdrawn
     on: Day
+    reply: Event | None = None      # the reply that settled it (consented / refused)
 
 
 @dataclass(slots=True, frozen=True)
@@ -242,8 +243,8 @@ class OfferSlot:
             self.status, self.answered_by = CONSENTED, reply.event_id
             start = offer.start_month if offer.start_month is not None else dates.month_of(reply.occurred_on)
             end = offer.end_month if offer.record["period"] == "monthly" else start
-            return out + [Assignment(offer, start, end), Outcome(offer, "consented", reply.occurred_on)]
+            return out + [Assignment(offer, start, end), Outcome(offer, "consented", reply.occurred_on, reply)]
         if text in REFUSAL:
             self.status, self.answered_by = REFUSED, reply.event_id
-            return out + [Outcome(offer, "refused", reply.occurred_on)]
+            return out + [Outcome(offer, "refused", reply.occurred_on, reply)]
         return [ReplyRejected(reply, f"unreadable reply text {text[:40]!r}: expected 1/2, иә/жоқ, да/нет, yes/no")]

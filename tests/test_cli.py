@@ -54,6 +54,22 @@ def test_every_bad_line_is_dead_lettered_and_the_run_goes_on(
     assert len(notes) > 30, "the run went on past the bad lines"
 
 
+def test_every_input_message_is_accounted_for(corrupted_input: tuple[Path, list[bytes], set[bytes]],
+                                              tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from familycard.summary import accounted_now
+
+    path, lines, _ = corrupted_input
+    before = accounted_now()
+    _, dead = _run(path, tmp_path / "acc", 1)
+    after = accounted_now()
+    got = {k: after[k] - before[k] for k in after}
+    codes = Counter(d["error"]["code"] for d in dead)
+    assert got["processed"] + got["deduplicated"] + got["dead_lettered"] == len(lines)
+    assert got["deduplicated"] == codes["duplicate"]
+    assert got["dead_lettered"] == sum(n for c, n in codes.items() if c not in ("duplicate", "rule_error"))
+    assert "(adds up)" in capsys.readouterr().out
+
+
 def test_one_and_two_worker_processes_give_the_same_outputs(
         corrupted_input: tuple[Path, list[bytes], set[bytes]], tmp_path: Path) -> None:
     path, _, _ = corrupted_input
