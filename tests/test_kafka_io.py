@@ -257,3 +257,23 @@ def test_sink_raises_delivery_errors() -> None:
             part.write_batch([])
     assert len(info.value.errors) == 3
     part.close()
+
+
+def test_a_far_future_message_does_not_block_its_partition(kafka_bootstrap: str, unique_topic_prefix: str) -> None:
+    """A poison date at a partition's head: the messages behind it still come out.
+
+    The aligned source releases the smallest date among partitions not yet caught up; once
+    the others are drained (or caught up, live), the far-future head is released and
+    everything behind it follows.
+    """
+    poisoned, other = unique_topic_prefix + "poisoned", unique_topic_prefix + "other"
+    ensure_topics(kafka_bootstrap, [poisoned, other])
+    far = 365 * 124  # about 124 years after the test dates
+    produce_all(kafka_bootstrap, [(poisoned, None, _event("poison", "death", far))]
+                + [(poisoned, None, _event(f"p{i}", "death", i)) for i in range(5)]
+                + [(other, None, _event(f"o{i}", "death", i)) for i in range(5)])
+    out = _drain(AlignedKafkaSource(kafka_bootstrap, [poisoned, other], stop_at_end=True).build_part(
+        "in", "aligned", None), timeout=30)
+    ids = [orjson.loads(m.value)["event_id"] for m in out]
+    assert sorted(ids) == sorted(["poison", *(f"p{i}" for i in range(5)), *(f"o{i}" for i in range(5))])
+    assert ids.index("poison") < ids.index("p0"), "a partition's own order is kept"
