@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck unit clean install fuzz
+.PHONY: demo test lint typecheck unit clean install fuzz tools
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -18,12 +18,28 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(PY) -m familycard run --output out
 
-## make test: lint, type check, then the whole test suite (starts a real Tansu broker)
-test: $(STAMP) lint typecheck
+## make tools: Prometheus (prometheus, promtool) and docker-compose, which the observability tests
+## run; installed with apt-get when missing and we are root (CI), else a note (those tests then fail)
+OBS_TOOLS := prometheus promtool docker-compose
+tools:
+	@missing=""; for t in $(OBS_TOOLS); do command -v $$t >/dev/null 2>&1 || missing="$$missing $$t"; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing prometheus docker-compose (missing:$$missing)"; \
+	    export DEBIAN_FRONTEND=noninteractive; \
+	    apt-get install -y -q --no-install-recommends prometheus docker-compose >/dev/null 2>&1 \
+	      || { apt-get update -q >/dev/null && apt-get install -y -q --no-install-recommends prometheus docker-compose >/dev/null; }; \
+	  else \
+	    echo "missing:$$missing; install Prometheus and docker-compose (Debian: apt-get install prometheus docker-compose)"; \
+	  fi; \
+	fi
+
+## make test: lint, type check, then the whole test suite (starts a real Tansu broker and Prometheus)
+test: $(STAMP) tools lint typecheck
 	$(PY) -m pytest -q
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check state rules schemas flows familycard tests
+	$(VENV)/bin/ruff check state rules schemas flows familycard tests deploy
 
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy
@@ -37,3 +53,18 @@ clean:
 ## make fuzz: the decode path and the stages behind it, fed 100 000 mutated messages
 fuzz: $(STAMP)
 	FUZZ_COUNT=100000 $(PY) -m pytest -q tests/test_fuzz.py
+
+## make bench-quick / make bench: issue 7's measurements (bench/run.py), printed and written to
+## bench/RESULTS.md. bench-quick uses small sizes (a few minutes); bench the larger ones (long).
+BENCH_STAMP := $(VENV)/.bench-installed
+
+$(BENCH_STAMP): $(STAMP) pyproject.toml
+	$(PY) -m pip install --quiet -e '.[test,bench]'
+	touch $(BENCH_STAMP)
+
+.PHONY: bench bench-quick
+bench-quick: $(BENCH_STAMP)
+	$(PY) -m bench.run --quick
+
+bench: $(BENCH_STAMP)
+	$(PY) -m bench.run --full

@@ -103,7 +103,7 @@ class Progress:
             filled = int(f * _BAR)
             parts.append("[" + "#" * filled + "." * (_BAR - filled) + "]")
         if f is not None:
-            parts.append(f"{f * 100:3.0f}%")
+            parts.append(f"{int(f * 100 + 1e-9):3d}%")
         parts += [f"{count} {self.unit}", f"{rate:,.0f}/s"]
         if final:
             parts.append(f"in {_clock(elapsed)}")
