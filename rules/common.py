@@ -9,10 +9,10 @@ from rules.engine import Context
 from state import dates
 from state.dates import Day, Month
 from state.family import FamilyCard
-from state.person import PersonCard
+from state.person import PersonCard, Ruling
 
 __all__ = [
-    "guardian_of", "birth_order", "order_key", "insured_between", "offer", "notice", "fmt_kzt",
+    "guardian_of", "birth_order", "order_key", "insured_between", "offer", "notice", "fmt_kzt", "ruling_period",
 ]
 
 
@@ -70,6 +70,21 @@ def notice(ctx: Context, code: str, recipient: PersonCard, occasion: str, reason
         occurred_on=ctx.event.occurred_on,
         issued_on=ctx.event.recorded_on if issued_on is None else issued_on,
     )
+
+
+def ruling_period(on: Day, cutoff: Day, cutoff_what: str, ruling: Ruling) -> tuple[Month, Month, str]:
+    """(start, end, why it ends) of a monthly benefit paid from the ruling's month until the
+    month before ``cutoff`` (an 18th birthday, retirement age) or the ruling's ``valid_until``
+    month, whichever comes first — and at least the ruling's own month: the person is
+    entitled on the event date even if the cutoff falls later in that same month."""
+    start = dates.month_of(on)
+    end = dates.month_of(cutoff) - 1
+    why = f"the month before {cutoff_what} ({dates.iso(cutoff)})"
+    if ruling.valid_until is not None and dates.month_of(ruling.valid_until) <= end:
+        end, why = dates.month_of(ruling.valid_until), f"ruling valid until {dates.iso(ruling.valid_until)}"
+    if end < start:
+        end, why = start, f"the ruling's month; {cutoff_what} on {dates.iso(cutoff)}"
+    return start, end, why
 
 
 def fmt_kzt(amount: Decimal | int) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from rules.common import guardian_of_child, offer
+from rules.common import guardian_of_child, offer, ruling_period
 from rules.decisions import Decision
 from rules.engine import Context, rule
 from rules.params import half_up
@@ -100,15 +100,7 @@ def disabled_child_carer(ctx: Context) -> Iterator[Decision]:
         return
     coef = ctx.params.coefficient("disabled_child_carer", "child")
     pm = ctx.params.subsistence_minimum(on)
-    start = dates.month_of(on)
-    end = dates.month_of(turns_18) - 1
-    why_end = f"the month before {child.iin} turns 18 on {dates.iso(turns_18)}"
-    if ruling.valid_until is not None and dates.month_of(ruling.valid_until) <= end:
-        end, why_end = dates.month_of(ruling.valid_until), f"ruling valid until {dates.iso(ruling.valid_until)}"
-    if end < start:
-        # Under 18 on the event date, so the event's month is paid even when the 18th
-        # birthday comes later in that same month.
-        end, why_end = start, f"the ruling's month; {child.iin} turns 18 on {dates.iso(turns_18)}"
+    start, end, why_end = ruling_period(on, turns_18, f"{child.iin} turns 18", ruling)
     yield offer(
         ctx, "disabled_child_carer", guardian, f"carer:{child.iin}:{dates.iso(on)}",
         half_up(coef * pm), "monthly",

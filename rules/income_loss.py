@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from decimal import ROUND_HALF_UP, Decimal
 
-from rules.common import offer
+from rules.common import offer, ruling_period
 from rules.decisions import Decision
 from rules.engine import Context, rule
 from rules.insurance import amd, amd_window, banded, contribution_months_before, insured, participation_months, psc
@@ -87,15 +87,7 @@ def working_capacity_loss(ctx: Context) -> Iterator[Decision]:
     amount = half_up(base * rate * coef * ruling.loss_pct / 100)
     if amount <= 0:
         return
-    start = dates.month_of(on)
-    end = dates.month_of(retires) - 1
-    why_end = f"the month before retirement age ({dates.iso(retires)})"
-    if ruling.valid_until is not None and dates.month_of(ruling.valid_until) <= end:
-        end, why_end = dates.month_of(ruling.valid_until), f"ruling valid until {dates.iso(ruling.valid_until)}"
-    if end < start:
-        # Entitled on the event date, so the event's month is paid even when retirement age
-        # comes later in that same month (the month before it would end the period before it starts).
-        end, why_end = start, f"the ruling's month; retirement age on {dates.iso(retires)}"
+    start, end, why_end = ruling_period(on, retires, "retirement age", ruling)
     yield offer(
         ctx, "working_capacity_loss", person, f"wcl:{person.iin}:{dates.iso(on)}", amount, "monthly",
         [f"disability ruling for {person.iin} on {dates.iso(on)}: group {ruling.group}, "
