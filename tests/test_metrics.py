@@ -30,7 +30,9 @@ START = dt.date(2026, 1, 1)
 # --- personal data in an exposition ---------------------------------------------------------
 
 _IIN = re.compile(r"(?<!\d)\d{12}(?!\d)")            # an IIN is 12 digits
-_PHONE = re.compile(r"\+?7\s?\(?7\d{2}|\+\d{10,}")     # +7 7xx ..., or any long international number
+# +7 7xx xxx xx xx with optional separators, 8 7xx... (local), or any long international number;
+# anchored so that hex ids such as a topic prefix "t7728f4ac22" do not look like phones
+_PHONE = re.compile(r"(?<![0-9A-Za-z])(\+7|8)[\s(-]*7\d{2}[\s)-]*\d{3}[\s-]*\d{2}[\s-]*\d{2}(?!\d)|\+\d{10,}")
 _LONG_NUMBER = re.compile(r"\d{7,}")                 # phone numbers without the +, account numbers
 _FAMILY_ID = re.compile(r"\bF-\d+")
 _IBAN = re.compile(r"\bKZ\d{2}[0-9A-Z]{10,}")
