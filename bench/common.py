@@ -202,20 +202,25 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / _CLK
 
 
-def _file_pos(pid: int, path: str) -> int | None:
+def _file_positions(pid: int, path: str) -> dict[int, int]:
+    """fd -> read position of every descriptor of ``pid`` open on ``path``."""
+    out: dict[int, int] = {}
     try:
-        for fd in os.listdir(f"/proc/{pid}/fd"):
-            try:
-                if os.readlink(f"/proc/{pid}/fd/{fd}") == path:
-                    with open(f"/proc/{pid}/fdinfo/{fd}") as fh:
-                        for line in fh:
-                            if line.startswith("pos:"):
-                                return int(line.split()[1])
-            except OSError:
-                continue
+        fds = os.listdir(f"/proc/{pid}/fd")
     except OSError:
-        pass
-    return None
+        return out
+    for fd in fds:
+        try:
+            if os.readlink(f"/proc/{pid}/fd/{fd}") != path:
+                continue
+            with open(f"/proc/{pid}/fdinfo/{fd}") as fh:
+                for line in fh:
+                    if line.startswith("pos:"):
+                        out[int(fd)] = int(line.split()[1])
+                        break
+        except OSError:
+            continue
+    return out
 
 
 @dataclass
@@ -226,24 +231,33 @@ class Watched:
     returncode: int
     wall: float  # seconds from start to exit
     cpu: float  # user + system seconds of the whole tree (wait4: reaped descendants included)
-    ru_maxrss: int  # bytes, wait4's ru_maxrss: the largest single process of the tree
+    ru_maxrss: int  # bytes, wait4's ru_maxrss (Linux carries the parent's high-water mark over fork/exec)
     peak_rss_sum: int  # bytes, largest sampled sum of VmRSS over the tree's processes
     peak_hwm: dict[int, int]  # pid -> VmHWM bytes (last seen)
-    samples: list[tuple[float, int, int | None]] = field(default_factory=list)  # (t, rss sum, file pos)
-    first_read: float | None = None  # seconds until the watched file was first seen open
+    samples: list[tuple[float, int]] = field(default_factory=list)  # (t, rss sum)
+    reads: list[tuple[float, int]] = field(default_factory=list)  # (t, position) of the reading descriptor
     stdout: str = ""
     stderr: str = ""
 
+    @property
+    def first_read(self) -> float | None:
+        """When the reading descriptor was first seen open."""
+        return self.reads[0][0] if self.reads else None
+
     def time_at_pos(self, offset: int) -> float | None:
-        """First sample time at which the watched file's position reached ``offset``."""
-        for t, _, pos in self.samples:
-            if pos is not None and pos >= offset:
+        """First sample time at which the reading descriptor's position reached ``offset``
+        (or the descriptor was closed: the source read to the end)."""
+        for t, pos in self.reads:
+            if pos >= offset:
                 return t
+        if self.reads:  # closed after its last sample: it reached the end
+            later = [t for t, _ in self.samples if t > self.reads[-1][0]]
+            return later[0] if later else None
         return None
 
     def rss_at(self, t: float) -> int:
         best = 0
-        for ts, rss, _ in self.samples:
+        for ts, rss in self.samples:
             if ts <= t:
                 best = rss
             else:
@@ -258,16 +272,21 @@ def run_watched(argv: Sequence[str], *, watch_file: Path | None = None, interval
 
     ``exclude_root_rss``: leave the root process out of the RSS sum (a launcher that only waits
     for its worker processes, as ``familycard run --workers 2`` is).
+
+    ``watch_file``: the file may be opened several times (``familycard run`` counts its lines
+    before and after the run); each opening is followed while its descriptor stays open with a
+    growing position, and the longest-lived one is taken as the source's reading.
     """
     t0 = time.perf_counter()
     proc = subprocess.Popen(list(argv), stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, cwd=cwd)
-    samples: list[tuple[float, int, int | None]] = []
+    samples: list[tuple[float, int]] = []
     hwm: dict[int, int] = {}
     peak_sum = 0
-    first_read: float | None = None
     out_chunks: list[bytes] = []
     err_chunks: list[bytes] = []
     watch = str(watch_file.resolve()) if watch_file else None
+    opens: list[list[tuple[float, int]]] = []
+    current: dict[tuple[int, int], list[tuple[float, int]]] = {}
 
     def drain(stream: Any, into: list[bytes]) -> None:
         for chunk in iter(lambda: stream.read(65536), b""):
@@ -289,7 +308,6 @@ def run_watched(argv: Sequence[str], *, watch_file: Path | None = None, interval
 
     reaper = threading.Thread(target=reap, daemon=True)
     reaper.start()
-    last_pos: int | None = None
     while not done.wait(interval):
         t = time.perf_counter() - t0
         if timeout is not None and t > timeout:
@@ -310,27 +328,27 @@ def run_watched(argv: Sequence[str], *, watch_file: Path | None = None, interval
             if not (exclude_root_rss and pid == proc.pid):
                 rss_sum += rss
         peak_sum = max(peak_sum, rss_sum)
-        pos = None
+        samples.append((t, rss_sum))
         if watch:
-            for pid in pids:
-                pos = _file_pos(pid, watch)
-                if pos is not None:
-                    break
-            if pos is not None and first_read is None:
-                first_read = t
-            if pos is None and last_pos is not None:
-                pos = -1  # closed after reading: the source reached the end
-            if pos is not None and pos >= 0:
-                last_pos = pos
-        samples.append((t, rss_sum, pos))
+            seen = {(pid, fd): pos for pid in pids for fd, pos in _file_positions(pid, watch).items()}
+            for key in [k for k in current if k not in seen]:
+                del current[key]  # closed
+            for key, pos in seen.items():
+                series = current.get(key)
+                if series is None or pos < series[-1][1]:  # a new opening (or a reused fd number)
+                    series = []
+                    opens.append(series)
+                    current[key] = series
+                series.append((t, pos))
     for r in readers:
         r.join(5)
     ru = status["ru"]
     proc.returncode = status["code"]
+    reads = max(opens, key=lambda o: o[-1][0] - o[0][0]) if opens else []
     return Watched(list(argv), status["code"], status["t"], ru.ru_utime + ru.ru_stime, ru.ru_maxrss * 1024,
                    peak_sum, {p: v for p, v in hwm.items() if not (exclude_root_rss and p == proc.pid)},
-                   [(t, r, (2 ** 62 if p == -1 else p)) for t, r, p in samples], first_read,
-                   b"".join(out_chunks).decode(errors="replace"), b"".join(err_chunks).decode(errors="replace"))
+                   samples, reads, b"".join(out_chunks).decode(errors="replace"),
+                   b"".join(err_chunks).decode(errors="replace"))
 
 
 def self_maxrss() -> int:

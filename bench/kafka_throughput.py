@@ -96,7 +96,9 @@ def measure(bootstrap: str, families: int, repeat: int = 1, seed: int = 11, log=
                 raise RuntimeError(f"{kind} flow failed ({w.returncode}):\n{w.stderr[-3000:]}")
             stats = orjson.loads(w.stdout.strip().splitlines()[-1])
             stats["process_wall"] = w.wall
-            stats["peak_rss"] = w.peak_rss_sum
+            # VmHWM of the flow process: getrusage's ru_maxrss is no use here, Linux carries the
+            # parent's high-water mark over fork and exec (this process holds all the messages).
+            stats["peak_rss"] = max(w.peak_hwm.values(), default=0)
             res.runs.setdefault(kind, []).append(stats)
             log(f"[throughput] {kind:<8} run {r + 1}: {stats['wall']:.2f} s, "
                 f"{fmt_int(len(messages) / stats['wall'])} msg/s, cpu {stats['cpu']:.1f} s")

@@ -6,7 +6,9 @@
    epoch interval 0 as ``familycard run --kafka``) and drains that backlog. It is *caught up*
    when a sentinel (a re-sent copy of the last warm-up life event) has come back as a
    ``duplicate`` dead letter — it went through decode, route and the person stage after
-   everything before it — and the flow process has then been idle (< 10 % CPU) for 1 s.
+   everything before it — and then no output topic has moved for 2 s. (Not "the process is
+   idle": with recovery on, an idle flow keeps committing an epoch per source poll, and
+   each commit costs more the more state there is — the idle share is reported.)
 3. A producer thread sends the following events of the generated year, in generator order,
    paced at RATE events/s for WINDOW seconds (``linger.ms`` 0, send time recorded per event).
    The year's own mix (births ≈ 1.5 %, contributions most) is kept; ``day`` ticks are left
@@ -17,15 +19,15 @@
    timestamp (CreateTime: when the flow's sink produced it) − the event's send time; the
    reader's receive time gives the end-to-end figure a consumer sees.
 
-CPU per event = the flow process's CPU seconds from the first send until it is idle again,
-divided by the events sent. Run alone: ``python -m bench.latency --window 20``.
+CPU per event = the flow process's CPU seconds from the first send until the outputs are
+quiet again (less the idle share over the 2 quiet seconds), divided by the events sent.
+Run alone: ``python -m bench.latency --window 20``.
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
-import os
 import shutil
 import signal
 import subprocess
@@ -35,7 +37,6 @@ import uuid
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import orjson
 
@@ -67,6 +68,9 @@ class LatencyResult:
     drain_seconds: float = 0.0
     recovery_bytes: int = 0
     idle_cpu_share: float = 0.0
+    recovery: bool = True
+    epoch_seconds: float = 0.0
+    by_quarter: list[float] = field(default_factory=list)  # p50 (s) of samples by send time, per quarter of the window
 
     @property
     def rate(self) -> float:
@@ -95,26 +99,33 @@ def _family_of_events(messages: list[dict], first: int) -> list[str | None]:
     return out
 
 
-def _wait_idle(pid: int, share: float = 0.10, quiet: float = 1.0, timeout: float = 600) -> None:
-    deadline = time.monotonic() + timeout
-    last_t, last_c = time.monotonic(), cpu_seconds(pid)
-    quiet_since = None
-    while time.monotonic() < deadline:
-        time.sleep(0.25)
-        t, c = time.monotonic(), cpu_seconds(pid)
-        busy = (c - last_c) / (t - last_t) > share
-        last_t, last_c = t, c
-        if busy:
-            quiet_since = None
-        elif quiet_since is None:
-            quiet_since = t
-        elif t - quiet_since >= quiet:
-            return
-    raise TimeoutError("flow did not go idle")
+def _cpu_share(pid: int, seconds: float) -> float:
+    c0, t0 = cpu_seconds(pid), time.monotonic()
+    time.sleep(seconds)
+    return (cpu_seconds(pid) - c0) / (time.monotonic() - t0)
+
+
+def _quiet(bootstrap: str, topics: list[str], quiet: float = 2.0, timeout: float = 600) -> float:
+    """Wait until none of ``topics`` got a new message for ``quiet`` seconds; returns the wait."""
+    from confluent_kafka import OFFSET_END, Consumer, TopicPartition
+
+    c = Consumer({"bootstrap.servers": bootstrap, "group.id": "bench-latency-quiet", "enable.auto.commit": False,
+                  "fetch.wait.max.ms": 20})
+    c.assign([TopicPartition(t, 0, OFFSET_END) for t in topics])
+    t0 = last = time.monotonic()
+    try:
+        while time.monotonic() - last < quiet:
+            if time.monotonic() - t0 > timeout:
+                raise TimeoutError(f"outputs still moving after {timeout} s")
+            if any(m.error() is None for m in c.consume(1000, 0.1)):
+                last = time.monotonic()
+    finally:
+        c.close()
+    return time.monotonic() - t0
 
 
 def measure(bootstrap: str, families: int, window: float, rate: float, work: Path, seed: int = 5,
-            log=print) -> LatencyResult:  # type: ignore[no-untyped-def]
+            recovery: bool = True, epoch_seconds: float = 0.0, log=print) -> LatencyResult:  # type: ignore[no-untyped-def]
     from confluent_kafka import OFFSET_END, Consumer, Producer, TopicPartition
 
     from bench.common import load_split
@@ -142,22 +153,23 @@ def measure(bootstrap: str, families: int, window: float, rate: float, work: Pat
     log(f"[latency] {families} families; warm-up {fmt_int(len(warm))} messages (load + {WARM_DAYS} days) ...")
     produce_all(bootstrap, ((in_prefix + topic_of(m), (m.get("iin") or "").encode() or None, orjson.dumps(m))
                             for m in warm), timeout=120)
-    res = LatencyResult(families, len(warm), 0.0, rate, window)
+    res = LatencyResult(families, len(warm), 0.0, rate, window, recovery=recovery, epoch_seconds=epoch_seconds)
 
     rec = work / "latency-recovery"
     shutil.rmtree(rec, ignore_errors=True)
     work.mkdir(parents=True, exist_ok=True)
     flow_log = open(work / "latency-flow.log", "wb")
     t_start = time.monotonic()
-    flow = subprocess.Popen([PY, "-m", "bench.flowproc", "full", "--bootstrap", bootstrap, "--in-prefix", in_prefix,
-                             "--out-prefix", out_prefix, "--recovery", str(rec), "--live"],
-                            cwd=ROOT, stdout=flow_log, stderr=subprocess.STDOUT)
+    argv = [PY, "-m", "bench.flowproc", "full", "--bootstrap", bootstrap, "--in-prefix", in_prefix,
+            "--out-prefix", out_prefix, "--live", "--epoch-seconds", str(epoch_seconds)]
+    argv += ["--recovery", str(rec)] if recovery else []
+    flow = subprocess.Popen(argv, cwd=ROOT, stdout=flow_log, stderr=subprocess.STDOUT)
     try:
         # --- caught up: the sentinel's duplicate dead letter, then idle -------------------------
         offsets: list[int] = []
         prod = Producer({"bootstrap.servers": bootstrap, "linger.ms": 0})
         prod.produce(in_prefix + topic_of(sentinel), orjson.dumps(sentinel), sentinel["iin"].encode(),
-                     on_delivery=lambda err, msg: offsets.append(msg.offset()))
+                     on_delivery=lambda err, msg: offsets.append(msg.offset() or 0))
         prod.flush(30)
         sentinel_topic = in_prefix + topic_of(sentinel)
         dl = Consumer({"bootstrap.servers": bootstrap, "group.id": "bench-latency-dl", "enable.auto.commit": False,
@@ -172,16 +184,15 @@ def measure(bootstrap: str, families: int, window: float, rate: float, work: Pat
                 raise TimeoutError("the flow did not catch up with the warm-up within 30 min")
             for msg in dl.consume(500, 0.2):
                 if msg.error() is None:
-                    rec_ = orjson.loads(msg.value())
+                    rec_ = orjson.loads(msg.value() or b"{}")
                     found = found or (rec_.get("source_topic") == sentinel_topic
                                       and rec_.get("offset") == offsets[0]
                                       and rec_["error"]["code"] == "duplicate")
         dl.close()
-        _wait_idle(flow.pid)
+        outs = [out_prefix + t for t in OUTPUT_TOPICS.values()]
+        _quiet(bootstrap, outs)
         res.warm_seconds = time.monotonic() - t_start
-        c0, t0 = cpu_seconds(flow.pid), time.monotonic()
-        time.sleep(2.0)
-        res.idle_cpu_share = (cpu_seconds(flow.pid) - c0) / (time.monotonic() - t0)
+        res.idle_cpu_share = _cpu_share(flow.pid, 2.0)
         log(f"[latency] caught up after {res.warm_seconds:.1f} s (idle flow uses {100 * res.idle_cpu_share:.1f} % "
             f"of a core); sending {fmt_int(len(stream))} events at {rate:.0f}/s ...")
 
@@ -199,7 +210,7 @@ def measure(bootstrap: str, families: int, window: float, rate: float, work: Pat
                 for msg in c.consume(1000, 0.05):
                     now = time.time()
                     if msg.error() is None:
-                        received.append((msg.value(), msg.timestamp()[1] / 1000.0, now))
+                        received.append((msg.value() or b"{}", msg.timestamp()[1] / 1000.0, now))
             c.close()
 
         reader = threading.Thread(target=read, daemon=True)
@@ -229,18 +240,11 @@ def measure(bootstrap: str, families: int, window: float, rate: float, work: Pat
         res.sent = len(payloads)
         res.births_sent = sum(1 for m, _ in stream if m["type"] == "birth")
 
-        # --- drain: until the flow is idle and no notification came for 2 s ---------------------
+        # --- drain: until no output moved for 2 s (then the 2 s are taken off) -----------------
         t_end = time.monotonic()
-        last_n, last_change = -1, time.monotonic()
-        while time.monotonic() - t_end < 120:
-            time.sleep(0.25)
-            if len(received) != last_n:
-                last_n, last_change = len(received), time.monotonic()
-            elif time.monotonic() - last_change > 2.0:
-                break
-        _wait_idle(flow.pid, timeout=120)
-        res.drain_seconds = time.monotonic() - t_end
-        res.flow_cpu = cpu_seconds(flow.pid) - cpu0
+        _quiet(bootstrap, outs, timeout=300)
+        res.drain_seconds = time.monotonic() - t_end - 2.0
+        res.flow_cpu = cpu_seconds(flow.pid) - cpu0 - 2.0 * res.idle_cpu_share
         stop_reader.set()
         reader.join(10)
     finally:
@@ -260,6 +264,8 @@ def measure(bootstrap: str, families: int, window: float, rate: float, work: Pat
         if fam is not None:
             by_key[(fam, m["occurred_on"])].append(m)
     res.notifications = len(received)
+    quarters: list[list[float]] = [[], [], [], []]
+    t_send0 = min(sent_at.values(), default=0.0)
     for value, ts, recv in received:
         rec_ = orjson.loads(value)
         cands = by_key.get((rec_.get("family_id"), rec_.get("occurred_on")), [])
@@ -271,13 +277,18 @@ def measure(bootstrap: str, families: int, window: float, rate: float, work: Pat
         res.by_event_type[ev["type"]] += 1
         res.lat_create.append(ts - sent)
         res.lat_recv.append(recv - sent)
+        q = min(3, int(4 * (sent - t_send0) / max(res.send_seconds, 1e-9)))
+        quarters[q].append(ts - sent)
         if ev["type"] == "birth":
             res.lat_births.append(ts - sent)
+    res.by_quarter = [percentiles(q, (50,))[50] for q in quarters]
     p = res.pct()
     log(f"[latency] sent {fmt_int(res.sent)} in {res.send_seconds:.1f} s ({res.rate:.0f}/s, {res.births_sent} births); "
         f"{res.notifications} notifications, {res.attributed} attributed {dict(res.by_event_type)}")
     log(f"[latency] p50 {1000 * p[50]:.1f} ms, p99 {1000 * p[99]:.1f} ms, p99.9 {1000 * p[99.9]:.1f} ms "
         f"(max {1000 * max(res.lat_create, default=float('nan')):.1f}); CPU {1000 * res.cpu_per_event:.2f} ms/event")
+    log(f"[latency] p50 by quarter of the window: {', '.join(f'{1000 * x:.0f}' for x in res.by_quarter)} ms; "
+        f"outputs quiet {res.drain_seconds:.1f} s after the last send")
     return res
 
 
@@ -286,11 +297,13 @@ def main() -> None:
     ap.add_argument("--families", type=int, default=3000)
     ap.add_argument("--window", type=float, default=20.0)
     ap.add_argument("--rate", type=float, default=1000.0)
+    ap.add_argument("--no-recovery", action="store_true")
+    ap.add_argument("--epoch-seconds", type=float, default=0.0)
     ap.add_argument("--work", type=Path, default=Path("/tmp/familycard-bench/latency"))
     a = ap.parse_args()
     with broker(a.work) as b:
-        measure(b.bootstrap, a.families, a.window, a.rate, a.work)
-    os.sys.stdout.flush()
+        measure(b.bootstrap, a.families, a.window, a.rate, a.work, recovery=not a.no_recovery,
+                epoch_seconds=a.epoch_seconds)
 
 
 if __name__ == "__main__":

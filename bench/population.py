@@ -77,6 +77,7 @@ class PopulationResult:
     births_in_year: int
     runs: dict[str, RunFigures] = field(default_factory=dict)
     same_output: dict[str, bool] = field(default_factory=dict)
+    output_diff: dict[str, dict[str, Any]] = field(default_factory=dict)  # file -> what differs, when it does
 
     @property
     def scale(self) -> float:
@@ -118,6 +119,29 @@ def _sorted_lines(path: Path) -> list[bytes]:
     if not path.exists():
         return []
     return sorted(ln for ln in path.read_bytes().splitlines() if ln.strip())
+
+
+def _diff(a: list[bytes], b: list[bytes]) -> dict[str, Any]:
+    """How two sorted output files differ: lines only in each, and whether their record ids agree."""
+    import orjson
+
+    sa, sb = set(a), set(b)
+    only_a, only_b = sorted(sa - sb), sorted(sb - sa)
+
+    def ids(lines: list[bytes]) -> list[str]:
+        out = []
+        for ln in lines:
+            rec = orjson.loads(ln)
+            out.append(str(rec.get("notification_id") or rec.get("assignment_id") or rec.get("offset") or ""))
+        return sorted(out)
+
+    same_ids = ids(a) == ids(b)
+    fields: set[str] = set()
+    for x, y in zip(only_a, only_b):
+        ra, rb = orjson.loads(x), orjson.loads(y)
+        fields |= {k for k in ra.keys() | rb.keys() if ra.get(k) != rb.get(k)}
+    return {"lines_1_only": len(only_a), "lines_2_only": len(only_b), "same_ids": same_ids,
+            "fields": sorted(fields)}
 
 
 def recovery_stats(rec_dir: Path, sample: int = 20_000) -> dict[str, Any]:
@@ -212,8 +236,12 @@ def measure(families: int, work: Path, seed: int = 7, log=print) -> PopulationRe
             f"loaded {fmt_bytes(fig.rss_loaded)}, peak {fmt_bytes(fig.peak_rss_sum)}"
             + (f", recovery {fmt_bytes(fig.recovery_stats['disk_bytes'])}" if recovery else ""))
     for name in OUTPUT_FILES:
-        res.same_output[name] = _sorted_lines(work / "out-w1" / name) == _sorted_lines(work / "out-w2" / name)
-    log(f"[population] 1 vs 2 processes, same sorted outputs: {res.same_output}")
+        a, b = _sorted_lines(work / "out-w1" / name), _sorted_lines(work / "out-w2" / name)
+        res.same_output[name] = a == b
+        if a != b:
+            res.output_diff[name] = _diff(a, b)
+    log(f"[population] 1 vs 2 processes, same sorted outputs: {res.same_output}"
+        + (f"; differences: {res.output_diff}" if res.output_diff else ""))
     return res
 
 
