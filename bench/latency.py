@@ -11,7 +11,7 @@
    each commit costs more the more state there is — the idle share is reported.)
 3. A producer thread sends the following events of the generated year, in generator order,
    paced at RATE events/s for WINDOW seconds (``linger.ms`` 0, send time recorded per event).
-   The year's own mix (births ≈ 1.5 %, contributions most) is kept; ``day`` ticks are left
+   The year's own mix (births ≈ 0.8 %, contributions most) is kept; ``day`` ticks are left
    out: live, a tick comes once a day, not once per ~50 events as in a compressed year.
 4. A reader thread follows ``notifications``. A notification is attributed to the input event
    of the same family and ``occurred_on`` when exactly one event of the window has both

@@ -281,6 +281,9 @@ def render(mode: str, sizes: Sizes, mach: dict[str, str], tp: kafka_throughput.T
     # Profile ------------------------------------------------------------------------------------
     L.append("### Profile")
     L.append("")
+    if not profs:
+        L.append("py-spy failed in this run (see its output); no profile.")
+        L.append("")
     for pf in profs:
         fams = sizes.profile_cluster_families if pf.label.startswith("2 ") else sizes.profile_families
         L.append(f"py-spy (native frames, 100 Hz) over `familycard run --input` of {fmt_int(fams)} "
@@ -379,7 +382,11 @@ def main(argv: list[str] | None = None) -> int:
         write_messages(generate(sizes.profile_families, population.START, 365, 7), prof_input)
         cluster_input = work / "profile" / "input-2proc.jsonl"
         write_messages(generate(sizes.profile_cluster_families, population.START, 365, 7), cluster_input)
-        profs = profile.measure(prof_input, work / "profile", sizes.profile_recovery, cluster_input, log=log)
+        try:
+            profs = profile.measure(prof_input, work / "profile", sizes.profile_recovery, cluster_input, log=log)
+        except Exception as exc:  # the profiler failing must not lose the measurements
+            log(f"[profile] failed: {exc}")
+            profs = []
     finally:
         if a.work is None:
             shutil.rmtree(work, ignore_errors=True)
