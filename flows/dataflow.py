@@ -27,6 +27,7 @@ from bytewax.outputs import Sink
 from familycard.citizens import reply_for
 from flows import metrics
 from flows.routing import CALENDAR, FAMILIES, OFFER_CALENDAR, PERSON, due_key, route
+from flows.shards import DEFAULT_SHARDS, ShardLogic, shard_of
 from flows.stages import CalendarLogic, FamilyLogic, FamilyRegistryLogic, OfferLogic, PersonLogic
 from rules import Params, load_params
 from schemas.codec import (
@@ -142,10 +143,14 @@ def encode_with_cause(item: tuple[Any, Any]) -> tuple[str, str, bytes, Any]:
 
 # --- helpers ----------------------------------------------------------------------------
 
-def _select(step: str, up: Stream[Any], dest: str) -> tuple[Stream[Any], Stream[Any]]:
-    """Split ``(dest, key, value)`` triples: those for ``dest`` as ``(key, value)``, and the rest."""
+def _drop_dest(t: tuple[Any, ...]) -> tuple[Any, ...]:
+    return t[1:]  # (key, value[, cause origin])
+
+
+def _select(step: str, up: Stream[Any], dest: str, keyed: Any = _drop_dest) -> tuple[Stream[Any], Stream[Any]]:
+    """Split ``(dest, key, value)`` triples: those for ``dest`` as ``keyed(triple)``, and the rest."""
     b = op.branch(f"{step}_split", up, lambda t: t[0] == dest)
-    return op.map(f"{step}_keyed", b.trues, lambda t: t[1:]), b.falses  # (key, value[, cause origin])
+    return op.map(f"{step}_keyed", b.trues, keyed), b.falses
 
 
 def _for_sink(name: str, up: Stream[Any]) -> Stream[Any]:
@@ -190,7 +195,10 @@ def simulated_reply(item: Keyed) -> list[Keyed]:
 
 
 def build_flow(source: Source[RawMessage], outputs: Outputs, params: Params | None = None,
-               name: str = "familycard", simulate_citizens: bool = False) -> Dataflow:
+               name: str = "familycard", simulate_citizens: bool = False,
+               shards: int = DEFAULT_SHARDS) -> Dataflow:
+    """The flow. ``shards``: keys of the person and family stages (``flows.shards``); a
+    recovery directory must always be used with the same number."""
     params = params or load_params()
     late = params.scalar_int("late_record_days")
     settle = params.scalar_int("tsa_settle_days")
@@ -202,7 +210,7 @@ def build_flow(source: Source[RawMessage], outputs: Outputs, params: Params | No
     bad = op.map("bad_input", valid.falses, dead_letter_out)
 
     routed = op.flat_map("route", valid.trues, lambda e: route(e, settle))
-    to_person, rest = _select("to_person", routed, PERSON)
+    to_person, rest = _select("to_person", routed, PERSON, lambda t: (shard_of(t[1], shards), t[1:]))
     to_calendar, rest = _select("to_calendar", rest, CALENDAR)
     to_families, rest = _select("to_families", rest, FAMILIES)
     to_offer_calendar, to_offers = _select("to_offer_calendar", rest, OFFER_CALENDAR)
@@ -211,17 +219,21 @@ def build_flow(source: Source[RawMessage], outputs: Outputs, params: Params | No
     # calendar: ticks wake the people due today (birthdays, kandas, ruling expiries)
     person_wakes = _unkey("person_wakes", op.stateful("calendar", to_calendar, CalendarLogic))
     person_in = op.merge("person_in", to_person,
-                         op.map("as_subject", person_wakes, lambda kv: (kv[0], (kv[1], ROLE_SUBJECT))))
+                         op.map("as_subject", person_wakes,
+                                lambda kv: (shard_of(kv[0], shards), (kv[0], (kv[1], ROLE_SUBJECT)))))
 
-    person_out = op.stateful("person", person_in, lambda resume: PersonLogic(resume, late))
+    person_out = op.stateful_batch("person_shards", person_in, lambda resume: ShardLogic(
+        resume, lambda slot: PersonLogic(slot, late), shards, metrics.PERSONS))
     accepted = op.branch("accepted", person_out, lambda kv: isinstance(kv[1], MemberUpdate))
     rejected = op.map("rejected", accepted.falses, lambda kv: rejection_out(kv[1]))
 
-    family_wakes = _unkey("family_wakes", op.stateful("families", to_families, FamilyRegistryLogic))
-    by_family = op.merge("family_in", op.map("by_family", accepted.trues, lambda kv: (kv[1].family_id, kv[1])),
+    family_wakes = op.map("family_wakes", op.stateful("families", to_families, FamilyRegistryLogic),
+                          lambda kv: (shard_of(kv[1][0], shards), kv[1]))
+    by_family = op.merge("family_in", op.map("by_family", accepted.trues,
+                                             lambda kv: (shard_of(kv[1].family_id, shards), (kv[1].family_id, kv[1]))),
                          family_wakes)
-    family_out = _unkey("family_out", op.stateful_batch("family", by_family,
-                                                        lambda resume: FamilyLogic(resume, params)))
+    family_out = _unkey("family_out", op.stateful_batch("family_shards", by_family, lambda resume: ShardLogic(
+        resume, lambda card: FamilyLogic(card, params), shards, metrics.FAMILIES)))
 
     family_errors = op.branch("rule_errors", family_out, lambda x: isinstance(x, Rejection))
     rule_errors = op.map("rule_error_out", family_errors.trues, rejection_out)

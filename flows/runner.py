@@ -51,6 +51,11 @@ def _recovery(recovery_dir: Path | None, processes: int = 1) -> RecoveryConfig |
 
 def run_local(flow: Dataflow, *, process_id: int | None = None, addresses: list[str] | None = None,
               recovery_dir: Path | None = None, epoch_seconds: float = 0.0) -> None:
+    from flows.gc_tuning import tune_gc
+    from flows.shards import set_snapshots
+
+    set_snapshots(recovery_dir is not None)
+    tune_gc()
     cli_main(
         flow,
         workers_per_process=1,

@@ -42,12 +42,26 @@ def _seq(event: object) -> int:
 # --- person -----------------------------------------------------------------------------
 
 class PersonLogic(StatefulLogic[tuple[Event, str], PersonOutput, PersonSlot]):
-    """One person's slot; the card is immutable, so a snapshot copies only the held list."""
+    """One person's slot; the card is immutable, so a snapshot copies only the held list.
+
+    In the flow it runs inside a ``flows.shards.ShardLogic``, which counts the people.
+    """
 
     def __init__(self, resume: PersonSlot | None, late_record_days: int) -> None:
         self.slot = resume
         self.late_record_days = late_record_days
-        metrics.state_size(metrics.PERSONS).inc()  # one logic per key; none is ever discarded
+
+    def on_batch(self, values: list[tuple[Event, str]]) -> tuple[Iterable[PersonOutput], bool]:
+        out: list[PersonOutput] = []
+        for value in values:
+            out.extend(self.on_item(value)[0])
+        return out, StatefulLogic.RETAIN
+
+    def state(self) -> PersonSlot | None:
+        return self.slot
+
+    def has_eof_work(self) -> bool:
+        return self.slot is not None and bool(self.slot.held)
 
     def on_item(self, value: tuple[Event, str]) -> tuple[Iterable[PersonOutput], bool]:
         event, role = value
@@ -175,7 +189,15 @@ class FamilyLogic(StatefulBatchLogic[MemberUpdate, Any, FamilyCard]):
         self.params = params
         self.consent_days = params.scalar_int("consent_days")
         self.reminder_days = params.scalar_int("reminder_after_days")
-        metrics.state_size(metrics.FAMILIES).inc()
+
+    def state(self) -> FamilyCard | None:
+        return self.family
+
+    def has_eof_work(self) -> bool:
+        return False
+
+    def on_eof(self) -> tuple[Iterable[Any], bool]:
+        return [], StatefulBatchLogic.RETAIN
 
     def on_batch(self, values: list[MemberUpdate]) -> tuple[Iterable[Any], bool]:
         if len(values) > 1:

@@ -1,0 +1,176 @@
+"""Many keys' state in one Bytewax key: fewer, larger keys for the person and family stages.
+
+Bytewax 0.21 keeps a Python logic object per key, calls ``snapshot`` on every key touched in
+an epoch, and its recovery commit runs a query over every stored key (``src/recovery.rs``,
+``commit``). At 20 million people those per-key costs dominate, so the two stages with a key
+per person or family group their keys into a fixed number of shards. A shard holds each of
+its keys' slots *pickled* (``bytes`` are compact and invisible to the cyclic GC) and unpacks
+a slot only while a batch touches it.
+
+The per-key logic classes in ``flows.stages`` stay the unit of behaviour: for each key in a
+batch the shard builds that key's logic from its unpacked slot, hands it the key's values in
+arrival order, and packs what ``state()`` returns. Keys of one shard are independent, exactly
+as Bytewax keys are.
+"""
+
+from __future__ import annotations
+
+import pickle
+import zlib
+from collections.abc import Callable, Iterable
+from typing import Any, Protocol
+
+from bytewax.operators import StatefulBatchLogic
+
+from flows import metrics
+
+__all__ = ["KeyLogic", "ShardLogic", "ShardState", "shard_of", "set_snapshots", "set_packed", "DEFAULT_SHARDS"]
+
+# Shards per sharded stage. Too few and each touched shard's snapshot is large (recovery
+# writes a shard whole); too many and Bytewax's per-key costs come back. 4 096 keeps a shard
+# at ~5 000 people at national scale (~1.5 MB pickled) and at a few people in tests.
+DEFAULT_SHARDS = 4096
+
+_PROTOCOL = pickle.HIGHEST_PROTOCOL
+
+_snapshots = True
+_packed = True
+
+
+def set_snapshots(on: bool) -> None:
+    """Whether anything stores snapshots in this process (``flows.runner`` says so at start).
+
+    Bytewax calls ``snapshot`` for every key touched in an epoch whether or not recovery is
+    on; without recovery a shard need not copy its slots for nobody.
+    """
+    global _snapshots
+    _snapshots = on
+
+
+def set_packed(on: bool) -> None:
+    """Keep each slot pickled between batches (compact) or as live objects (faster)."""
+    global _packed
+    _packed = on
+
+
+def shard_of(key: str, shards: int) -> str:
+    """Stable across processes and runs (Python's ``hash`` is salted per process)."""
+    return str(zlib.crc32(key.encode()) % shards)
+
+
+class KeyLogic(Protocol):
+    """What a per-key logic offers the shard (``flows.stages.PersonLogic``, ``FamilyLogic``)."""
+
+    def on_batch(self, values: list[Any]) -> tuple[Iterable[Any], bool]: ...
+
+    def on_eof(self) -> tuple[Iterable[Any], bool]: ...
+
+    def state(self) -> Any: ...
+
+    def has_eof_work(self) -> bool: ...
+
+
+# (shard count, key -> pickled slot, keys whose logic has something to say at EOF)
+ShardState = tuple[int, dict[str, bytes], frozenset[str]]
+
+
+class ShardLogic(StatefulBatchLogic[tuple[str, Any], Any, ShardState | None]):
+    """One shard: values are ``(key, value)``; outputs are the key logics' outputs, in order.
+
+    Two ways to hold the slots (``set_packed``): *packed*, each slot pickled between batches
+    (compact, GC-free, a loads and a dumps per touched key and batch), or *live*, the slot
+    objects themselves (faster; a snapshot pickles only the keys changed since the last).
+    Without snapshots (recovery off, ``set_snapshots``) ``snapshot`` is free.
+    """
+
+    def __init__(self, resume: ShardState | None, make: Callable[[Any], KeyLogic], shards: int,
+                 gauge: str, snapshots: bool | None = None, packed: bool | None = None) -> None:
+        self.make = make
+        self.shards = shards
+        self.gauge = metrics.state_size(gauge)
+        self.snapshots = _snapshots if snapshots is None else snapshots
+        self.is_packed = _packed if packed is None else packed
+        self.packed: dict[str, bytes] = {}   # packed: every slot; live: the last snapshot's
+        self.live: dict[str, Any] = {}       # live mode only
+        self.dirty: set[str] = set()         # live mode: changed since the last snapshot
+        self.eof_keys: set[str] = set()
+        if resume is not None:
+            count, packed_slots, eof_keys = resume
+            if count != shards:
+                raise ValueError(f"the recovery state was written with {count} shards, this flow has {shards}; "
+                                 f"run with the same --shards or start from a fresh recovery directory")
+            self.packed = dict(packed_slots)
+            self.eof_keys = set(eof_keys)
+            if not self.is_packed:
+                self.live = {k: pickle.loads(b) for k, b in self.packed.items()}
+            self.gauge.inc(len(self.packed))
+
+    def _load(self, key: str) -> tuple[bool, Any]:
+        if self.is_packed:
+            blob = self.packed.get(key)
+            return (False, None) if blob is None else (True, pickle.loads(blob))
+        slot = self.live.get(key, _MISSING)
+        return (False, None) if slot is _MISSING else (True, slot)
+
+    def on_batch(self, values: list[tuple[str, Any]]) -> tuple[Iterable[Any], bool]:
+        groups: dict[str, list[Any]] = {}
+        for key, value in values:
+            found = groups.get(key)
+            if found is None:
+                groups[key] = [value]
+            else:
+                found.append(value)
+        out: list[Any] = []
+        for key, vals in groups.items():
+            existed, slot = self._load(key)
+            logic = self.make(slot)
+            emitted, discard = logic.on_batch(vals)
+            out.extend(emitted)
+            self._store(key, existed, logic, discard)
+        return out, StatefulBatchLogic.RETAIN
+
+    def on_eof(self) -> tuple[Iterable[Any], bool]:
+        out: list[Any] = []
+        for key in sorted(self.eof_keys):
+            existed, slot = self._load(key)
+            if not existed:
+                continue
+            logic = self.make(slot)
+            emitted, discard = logic.on_eof()
+            out.extend(emitted)
+            self._store(key, True, logic, discard)
+        return out, StatefulBatchLogic.RETAIN
+
+    def _store(self, key: str, existed: bool, logic: KeyLogic, discard: bool) -> None:
+        if discard:
+            if existed:
+                self.packed.pop(key, None)
+                self.live.pop(key, None)
+                self.gauge.dec()
+            self.eof_keys.discard(key)
+            self.dirty.discard(key)
+            return
+        if self.is_packed:
+            self.packed[key] = pickle.dumps(logic.state(), _PROTOCOL)
+        else:
+            self.live[key] = logic.state()
+            if self.snapshots:
+                self.dirty.add(key)
+        if not existed:
+            self.gauge.inc()
+        if logic.has_eof_work():
+            self.eof_keys.add(key)
+        else:
+            self.eof_keys.discard(key)
+
+    def snapshot(self) -> ShardState | None:
+        if not self.snapshots:
+            return None
+        if not self.is_packed:
+            for key in self.dirty:
+                self.packed[key] = pickle.dumps(self.live[key], _PROTOCOL)
+            self.dirty.clear()
+        return self.shards, dict(self.packed), frozenset(self.eof_keys)
+
+
+_MISSING = object()
