@@ -15,6 +15,7 @@ from typing import Any
 from rules.calendar import birth_dates_due
 from state import dates
 from state.calendar import Timer
+from state.compact import compact
 from state.dates import Day
 from state.events import KANDAS_NOTICE_DUE, RULING_EXPIRED, Event
 from state.offers import REPLY_CHECK
@@ -30,6 +31,7 @@ PERSON, CALENDAR, FAMILIES, OFFER_CALENDAR, OFFERS = "person", "calendar", "fami
 FAMILY_SHARDS = 256
 
 
+@compact
 @dataclass(slots=True, frozen=True)
 class Tick:
     """A ``day`` tick delivered to a due-date or family-registry key."""
@@ -37,6 +39,7 @@ class Tick:
     event: Event
 
 
+@compact
 @dataclass(slots=True, frozen=True)
 class BirthTick:
     """A ``day`` tick asking one birth-date key to wake its people for ``kinds``."""
@@ -45,11 +48,13 @@ class BirthTick:
     kinds: tuple[str, ...]
 
 
+@compact
 @dataclass(slots=True, frozen=True)
 class BirthReg:
     iin: str
 
 
+@compact
 @dataclass(slots=True, frozen=True)
 class FamilyReg:
     family_id: str

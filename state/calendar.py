@@ -21,11 +21,13 @@ from __future__ import annotations
 from array import array
 from dataclasses import dataclass, field
 
+from state.compact import DAY, compact, from_le_bytes, le_bytes
 from state.dates import Day
 
 __all__ = ["DueSlot", "BirthSlot", "Timer"]
 
 
+@compact(codecs={"due": DAY})
 @dataclass(slots=True, frozen=True)
 class Timer:
     """Wake ``target`` (an IIN, a family id or a notification id) for ``kind`` on ``due``."""
@@ -35,6 +37,7 @@ class Timer:
     kind: str
 
 
+@compact
 @dataclass(slots=True)
 class DueSlot:
     ticked: bool = False
@@ -53,6 +56,10 @@ class DueSlot:
         return due
 
 
+@compact(codecs={"iins": (  # the IINs' int64s as 8 bytes each, without array's own reduction
+    lambda a: le_bytes(a) if a.__class__ is array and a.typecode == "q" else a,
+    lambda b: from_le_bytes("q", b) if b.__class__ is bytes else b,
+)})
 @dataclass(slots=True)
 class BirthSlot:
     iins: array = field(default_factory=lambda: array("q"))

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from state.compact import DAY, compact
 from state.dates import Day
 
 __all__ = [
@@ -33,6 +34,7 @@ WAKE_TYPES = frozenset({RETIREMENT_AGE, TURNS_18, KANDAS_NOTICE_DUE, RULING_EXPI
 TRIGGERLESS_TYPES = frozenset({"person_registered", "contact_changed"})
 
 
+@compact
 @dataclass(slots=True, frozen=True)
 class Origin:
     """Where a message came from, so any later stage can dead-letter it with its raw text.
@@ -51,6 +53,7 @@ class Origin:
     timestamp_ms: int | None = None
 
 
+@compact(codecs={"occurred_on": DAY, "recorded_on": DAY})
 @dataclass(slots=True, frozen=True)
 class Event:
     """A life event, a day tick or an SMS reply, after decoding and validation.

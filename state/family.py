@@ -9,12 +9,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from state.compact import OPT_DAY, compact, rebuilder
 from state.dates import Day
-from state.person import PersonCard
+from state.person import CARD_PICKLE_ORDER, PersonCard
 
 __all__ = ["FamilyCard", "MemberUpdate", "Grant", "apply_update", "prune_issued"]
 
 
+@compact
 @dataclass(slots=True, frozen=True)
 class MemberUpdate:
     """What the person stage tells a family stage about one person after one event.
@@ -33,6 +35,7 @@ class MemberUpdate:
     fire: bool = False
 
 
+@compact(codecs={"reply_by": OPT_DAY})
 @dataclass(slots=True, frozen=True)
 class Grant:
     """An offer this family issued that may still be open or running (for withdrawals)."""
@@ -50,12 +53,43 @@ class Grant:
 class FamilyCard:
     """``issued``: notification id -> issued_on of what this family issued (one occasion, one
     offer), kept ``DEDUP_DAYS`` (see ``prune_issued``). ``grants``: the offers among them whose
-    ground a later event could still remove."""
+    ground a later event could still remove.
+
+    Pickled flat (``__reduce_ex__``): the family id, issued, grants, then each member card's
+    compact tuple (its key is its IIN). The family's own id and its members' IINs are
+    pickled once: a card's family id, parents' IINs and children that equal them are
+    written as references to the same string (the pickle memo): ~10 % fewer bytes.
+    """
 
     family_id: str
     members: dict[str, PersonCard] = field(default_factory=dict)
     issued: dict[str, Day] = field(default_factory=dict)
     grants: dict[str, Grant] = field(default_factory=dict)
+
+    def __reduce_ex__(self, _protocol: object = None) -> tuple[object, tuple[object, ...]]:
+        fid = self.family_id
+        members = self.members
+        canon = {fid: fid}
+        for iin in members:
+            canon[iin] = iin
+        cards: list[object] = []
+        for iin, card in members.items():
+            args = _card_reduce(card, 4)[1]
+            if card.iin != iin:  # keyed otherwise than by its IIN (never in the flow): as it is
+                return _FamilyCard, (fid, self.issued or None, self.grants or None, members)
+            args = list(args)
+            n = len(args)
+            for i in _SHARED_AT:
+                if i < n:
+                    a = args[i]
+                    if a.__class__ is str:
+                        args[i] = canon.get(a, a)
+            if n > _CHILDREN and args[_CHILDREN]:
+                args[_CHILDREN] = tuple([canon.get(c, c) for c in args[_CHILDREN]])
+            cards.append(tuple(args))
+        return _FamilyCard, (fid, self.issued or None, self.grants or None, *cards)
+
+    __reduce__ = __reduce_ex__
 
     def living(self) -> list[PersonCard]:
         return [c for c in self.members.values() if c.alive]
@@ -72,6 +106,32 @@ class FamilyCard:
 
     def get(self, iin: str | None) -> PersonCard | None:
         return None if iin is None else self.members.get(iin)
+
+
+_card_reduce = PersonCard.__reduce_ex__
+_make_card = rebuilder(PersonCard)
+_new = object.__new__
+# where a card's pickled tuple holds strings worth sharing (these fields have no codec)
+_SHARED_AT = tuple(CARD_PICKLE_ORDER.index(n) for n in ("iin", "family_id", "mother_iin", "father_iin"))
+_CHILDREN = CARD_PICKLE_ORDER.index("children")
+
+
+def _FamilyCard(family_id: str, issued: dict[str, Day] | None, grants: dict[str, Grant] | None,  # noqa: N802
+                *cards: object) -> FamilyCard:
+    """Rebuilds a pickled ``FamilyCard`` (extension code 242, ``state.compact``)."""
+    family = _new(FamilyCard)
+    family.family_id = family_id
+    if len(cards) == 1 and cards[0].__class__ is dict:
+        family.members = cards[0]  # type: ignore[assignment]
+    else:
+        members = {}
+        for args in cards:
+            card = _make_card(*args)  # type: ignore[misc]
+            members[card.iin] = card
+        family.members = members
+    family.issued = {} if issued is None else issued
+    family.grants = {} if grants is None else grants
+    return family
 
 
 def prune_issued(family: FamilyCard, today: Day, keep_days: int) -> None:

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from state import dates
+from state.compact import compact
 from state.dates import Day, Month
 from state.events import Event
 
@@ -51,6 +52,7 @@ def expiry_days(offer: IssuedOffer) -> list[Day]:
     return out
 
 
+@compact
 @dataclass(slots=True, frozen=True)
 class IssuedOffer:
     """An offer as the family stage decided it, with what the consent loop needs later."""
@@ -75,6 +77,7 @@ class IssuedOffer:
         return dates.day(self.record["issued_on"])
 
 
+@compact
 @dataclass(slots=True, frozen=True)
 class Withdrawal:
     nid: str
@@ -86,6 +89,7 @@ class Withdrawal:
 
 # --- what a slot emits ------------------------------------------------------------------
 
+@compact
 @dataclass(slots=True, frozen=True)
 class Outcome:
     offer: IssuedOffer
@@ -94,12 +98,14 @@ class Outcome:
     reply: Event | None = None      # the reply that settled it (consented / refused)
 
 
+@compact
 @dataclass(slots=True, frozen=True)
 class Reminder:
     offer: IssuedOffer
     on: Day
 
 
+@compact
 @dataclass(slots=True, frozen=True)
 class WithdrawalNotice:
     offer: IssuedOffer
@@ -107,6 +113,7 @@ class WithdrawalNotice:
     on: Day
 
 
+@compact
 @dataclass(slots=True, frozen=True)
 class Assignment:
     offer: IssuedOffer
@@ -115,6 +122,7 @@ class Assignment:
     closing: bool = False           # a running benefit closed by a withdrawal
 
 
+@compact
 @dataclass(slots=True, frozen=True)
 class ReplyRejected:
     reply: Event
@@ -124,6 +132,7 @@ class ReplyRejected:
 OfferOutput = IssuedOffer | Outcome | Reminder | WithdrawalNotice | Assignment | ReplyRejected
 
 
+@compact
 @dataclass(slots=True)
 class OfferSlot:
     offer: IssuedOffer | None = None

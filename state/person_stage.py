@@ -8,14 +8,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from state.compact import compact, rebuilder
 from state.dates import Day
 from state.events import TRIGGERLESS_TYPES, WAKE_TYPES, Event
 from state.family import MemberUpdate
-from state.person import ROLE_SUBJECT, PersonCard, apply, new_card, replace
+from state.person import ROLE_SUBJECT, PersonCard, apply, new_card
+from state.seen import EMPTY as NOTHING_SEEN
+from state.seen import Seen
 
-__all__ = ["PersonSlot", "Rejection", "PersonOutput", "remember", "DEDUP_DAYS", "MAX_HELD"]
+__all__ = ["PersonSlot", "Rejection", "PersonOutput", "Seen", "remember", "DEDUP_DAYS", "MAX_HELD"]
 
 
+@compact
 @dataclass(slots=True, frozen=True)
 class Rejection:
     """An input the domain refuses, with the contract's dead-letter code."""
@@ -31,16 +35,29 @@ PersonOutput = MemberUpdate | Rejection
 
 @dataclass(slots=True)
 class PersonSlot:
-    """One person's card plus the events held while the person is not yet registered.
+    """One person's card, the events held while the person is not yet registered, and the
+    event ids already processed (``seen``, the deduplication memory).
 
     Facts may arrive before the ``person_registered`` that introduces their subject (topics
     are read interleaved). They are applied at once and held; registration releases them to
     the family as if they had come after it. Whatever is still held when the input ends is
     reported as ``unknown_person`` (``held_rejections``), so nothing disappears silently.
+
+    ``seen`` lives here, not on the card: cards travel to the family stage and are kept in
+    every family's replica, and only this stage reads it. It is immutable (``Seen``), so a
+    snapshot may share it, like the card. Pickled flat (``__reduce_ex__``): the seen ids,
+    the held events, then the card's own compact tuple.
     """
 
     card: PersonCard
     held: list[Event] = field(default_factory=list)
+    seen: Seen = field(default_factory=lambda: NOTHING_SEEN)
+
+    def __reduce_ex__(self, _protocol: object = None) -> tuple[object, tuple[object, ...]]:
+        s = self.seen
+        return _PersonSlot, (s.ids, s.days, s.wide, self.held or None, *_card_reduce(self.card, 4)[1])
+
+    __reduce__ = __reduce_ex__
 
     @classmethod
     def empty(cls, iin: str) -> PersonSlot:
@@ -54,14 +71,14 @@ class PersonSlot:
             if not card.registered or not card.alive or card.family_id is None:
                 return []
             return [MemberUpdate(card.family_id, card.iin, card, event, ROLE_SUBJECT, fire=True)]
-        if event.event_id in card.seen:
+        if event.event_id in self.seen:
             if role != ROLE_SUBJECT:
                 return []  # the subject's own key reports the duplicate once
             return [Rejection(event, "duplicate", f"event_id {event.event_id!r} was already processed", "event_id")]
 
         before = card
         card = apply(card, event, role)
-        card = replace(card, seen=remember(card.seen, event.event_id, event.recorded_on))
+        self.seen = remember(self.seen, event.event_id, event.recorded_on)
         self.card = card
 
         if role != ROLE_SUBJECT:
@@ -100,14 +117,25 @@ DEDUP_DAYS = 400   # an event_id is remembered while its recorded date is within
 MAX_HELD = 32      # facts held for one unregistered IIN; older ones are dead-lettered
 
 
-def remember(seen: dict[str, Day], event_id: str, on: Day) -> dict[str, Day]:
-    """``seen`` plus ``event_id``, dropping ids dated more than DEDUP_DAYS before the newest."""
-    out = dict(seen)
-    out[event_id] = on
-    if len(out) > 16:
-        newest = max(out.values())
-        out = {i: d for i, d in out.items() if d >= newest - DEDUP_DAYS}
-    return out
+def remember(seen: Seen, event_id: str, on: Day) -> Seen:
+    """``seen`` plus ``event_id``; beyond 16 ids, those dated more than DEDUP_DAYS before the
+    newest are dropped."""
+    return seen.add(event_id, on, DEDUP_DAYS, 16)
+
+
+_new = object.__new__
+_card_reduce = PersonCard.__reduce_ex__  # the card's compact reduction: (rebuild, values)
+_make_seen = rebuilder(Seen)
+_make_card = rebuilder(PersonCard)
+
+
+def _PersonSlot(ids: str, days: bytes, wide: bool, held: list[Event] | None, *card: object) -> PersonSlot:  # noqa: N802
+    """Rebuilds a pickled ``PersonSlot`` (extension code 240, ``state.compact``)."""
+    slot = _new(PersonSlot)
+    slot.card = _make_card(*card)
+    slot.held = [] if held is None else held
+    slot.seen = _make_seen(ids, days, wide) if ids else NOTHING_SEEN
+    return slot
 
 
 def _unknown(e: Event) -> Rejection:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from state import dates
 from state.family import FamilyCard, Grant, prune_issued
 from state.offers import OfferSlot, expiry_days
-from state.person_stage import DEDUP_DAYS, MAX_HELD, PersonSlot, remember
+from state.person_stage import DEDUP_DAYS, MAX_HELD, PersonSlot, Seen, remember
 from tests.factories import event, iin_for, registered
 from tests.test_offers import offer, reply
 
@@ -13,7 +13,7 @@ MUM = iin_for("1990-04-02", "female")
 
 
 def test_dedup_ids_are_kept_for_a_bounded_window() -> None:
-    seen: dict[str, int] = {}
+    seen = Seen()
     start = dates.day("2020-01-01")
     for i in range(2000):  # five and a half years of daily events
         seen = remember(seen, f"e{i}", start + i)
