@@ -27,7 +27,7 @@ from bytewax.outputs import Sink
 from familycard.citizens import reply_for
 from flows import metrics
 from flows.routing import CALENDAR, FAMILIES, OFFER_CALENDAR, PERSON, due_key, route
-from flows.shards import DEFAULT_SHARDS, ShardLogic, shard_of
+from flows.shards import ShardLogic, configured_shards, shard_of
 from flows.stages import CalendarLogic, FamilyLogic, FamilyRegistryLogic, OfferLogic, PersonLogic
 from rules import Params, load_params
 from schemas.codec import (
@@ -196,9 +196,10 @@ def simulated_reply(item: Keyed) -> list[Keyed]:
 
 def build_flow(source: Source[RawMessage], outputs: Outputs, params: Params | None = None,
                name: str = "familycard", simulate_citizens: bool = False,
-               shards: int = DEFAULT_SHARDS) -> Dataflow:
-    """The flow. ``shards``: keys of the person and family stages (``flows.shards``); a
-    recovery directory must always be used with the same number."""
+               shards: int | None = None) -> Dataflow:
+    """The flow. ``shards``: keys of the person and family stages (``flows.shards``,
+    default ``--shards``); a recovery directory must always be used with the same number."""
+    shards = shards or configured_shards()
     params = params or load_params()
     late = params.scalar_int("late_record_days")
     settle = params.scalar_int("tsa_settle_days")

@@ -36,6 +36,7 @@ def run_kafka(args: argparse.Namespace) -> int:
         from flows.runner import run_cluster
 
         argv = ["run", "--kafka", bootstrap, "--epoch-seconds", str(args.epoch_seconds),
+                "--state", args.state, "--shards", str(args.shards),
                 "--input-prefix", args.input_prefix, "--output-prefix", args.output_prefix]
         if args.stop_at_end:
             argv.append("--stop-at-end")

@@ -24,7 +24,7 @@ from bytewax.operators import StatefulBatchLogic
 
 from flows import metrics
 
-__all__ = ["KeyLogic", "ShardLogic", "ShardState", "shard_of", "set_snapshots", "set_packed", "DEFAULT_SHARDS"]
+__all__ = ["KeyLogic", "ShardLogic", "ShardState", "shard_of", "set_snapshots", "set_packed", "set_shards", "configured_shards", "DEFAULT_SHARDS"]
 
 # Shards per sharded stage. Too few and each touched shard's snapshot is large (recovery
 # writes a shard whole); too many and Bytewax's per-key costs come back. 4 096 keeps a shard
@@ -34,7 +34,7 @@ DEFAULT_SHARDS = 4096
 _PROTOCOL = pickle.HIGHEST_PROTOCOL
 
 _snapshots = True
-_packed = True
+_packed = False
 
 
 def set_snapshots(on: bool) -> None:
@@ -51,6 +51,21 @@ def set_packed(on: bool) -> None:
     """Keep each slot pickled between batches (compact) or as live objects (faster)."""
     global _packed
     _packed = on
+
+
+_shards = DEFAULT_SHARDS
+
+
+def set_shards(n: int) -> None:
+    """Shards of the flows built from now on in this process (``--shards``)."""
+    global _shards
+    if n < 1:
+        raise ValueError("shards must be at least 1")
+    _shards = n
+
+
+def configured_shards() -> int:
+    return _shards
 
 
 def shard_of(key: str, shards: int) -> str:

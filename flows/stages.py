@@ -86,7 +86,7 @@ class PersonLogic(StatefulLogic[tuple[Event, str], PersonOutput, PersonSlot]):
 
     def snapshot(self) -> PersonSlot:
         assert self.slot is not None
-        return PersonSlot(self.slot.card, list(self.slot.held))
+        return PersonSlot(self.slot.card, list(self.slot.held), self.slot.seen)
 
 
 def _account(out: list[PersonOutput]) -> None:
