@@ -2,6 +2,8 @@
 
 ``decode`` parses, validates against ``schemas/events`` and checks IINs; whatever fails
 becomes a ``DeadLetter`` with the contract's code and the raw text, never an exception.
+Valid messages take a generated fast path (``schemas.fastpath``); ``decode_reference`` is the
+definition it must agree with, and decodes everything the fast path is not sure about.
 ``encode_*`` build the output records of contract §2; nothing else writes them.
 """
 
@@ -15,6 +17,7 @@ import orjson
 from rules.decisions import Decision, derived_id
 from rules.notices import kandas_valid_until
 from rules.texts import render
+from schemas.fastpath import FAST_DECODERS
 from schemas.validation import validate_event
 from state import dates, iin
 from state.dates import Day
@@ -23,7 +26,7 @@ from state.offers import Assignment, IssuedOffer, Outcome
 from state.person import PersonCard
 
 __all__ = [
-    "RawMessage", "DeadLetter", "decode", "second_phase", "dead_letter_record", "notification_record",
+    "RawMessage", "DeadLetter", "decode", "decode_reference", "second_phase", "dead_letter_record", "notification_record",
     "reminder_record", "withdrawal_record", "assignment_record", "outcome_record", "MAX_MESSAGE_BYTES",
 ]
 
@@ -78,6 +81,34 @@ def _origin(raw: RawMessage) -> Origin:
 
 
 def decode(raw: RawMessage) -> Event | DeadLetter:
+    """``raw`` as an ``Event``, or a ``DeadLetter`` saying why not.
+
+    Always the same result as ``decode_reference``. A message that ``schemas.fastpath`` finds
+    certainly valid (nearly all of them) is decoded there, 3-4x faster; anything else, every
+    dead letter included, goes through ``decode_reference``.
+    """
+    value = raw.value
+    if len(value) <= MAX_MESSAGE_BYTES:
+        obj = raw.parsed
+        if obj is None:
+            try:
+                obj = orjson.loads(value)
+            except orjson.JSONDecodeError:
+                obj = None
+        if type(obj) is dict:
+            etype = obj.get("type")
+            if type(etype) is str:
+                fast = FAST_DECODERS.get(etype)
+                if fast is not None:
+                    event = fast(obj, raw)
+                    if event is not None:
+                        return event
+    return decode_reference(raw)
+
+
+def decode_reference(raw: RawMessage) -> Event | DeadLetter:
+    """The definition of ``decode``: validate with the compiled JSON Schema, then the dates and
+    IINs, then build the event. Every dead letter's code, message and path comes from here."""
     origin = _origin(raw)
     if len(raw.value) > MAX_MESSAGE_BYTES:
         return DeadLetter(origin, "too_large", f"message of {len(raw.value)} bytes exceeds {MAX_MESSAGE_BYTES}")
@@ -122,19 +153,25 @@ def _date_problem(obj: dict[str, Any]) -> tuple[str, str] | None:
     data = obj.get("data") or {}
     fields += [(f"data.{f}", data[f]) for f in _DATE_FIELDS if isinstance(data.get(f), str)]
     for path, text in fields:
-        if not _EARLIEST <= dates.day(text) <= _LATEST:
+        try:
+            day = dates.day(text)
+        except ValueError:  # a field this type's schema does not declare, so nothing checked it
+            return path, f"{text[:40]!r} is not an ISO date (YYYY-MM-DD)"
+        if not _EARLIEST <= day <= _LATEST:
             return path, f"date {text[:10]} is outside 1800-2199"
     return None
 
 
 def _iin_problem(obj: dict[str, Any]) -> tuple[str, str] | None:
     subject = obj["iin"]
-    if not iin.is_valid(subject):
+    if not iin.is_valid_reference(subject):
         return "iin", f"IIN {subject} fails the check digit or date (rules.md §6)"
     data = obj.get("data") or {}
     for field in ("mother_iin", "father_iin"):
         other = data.get(field)
-        if other is not None and not iin.is_valid(other):
+        if other is not None and not isinstance(other, str):  # undeclared in this type's schema
+            return f"data.{field}", f"an IIN must be a string of 12 digits, not {type(other).__name__}"
+        if other is not None and not iin.is_valid_reference(other):
             return f"data.{field}", f"IIN {other} fails the check digit or date (rules.md §6)"
     if obj["type"] == "person_registered":
         born = iin.birth_date_of(subject)

@@ -36,7 +36,7 @@ import fastjsonschema
 from fastjsonschema import JsonSchemaValueException
 
 __all__ = [
-    "EVENT_TYPES", "OUTPUT_KINDS", "Invalid", "validate_event", "validate_output", "schema_path",
+    "EVENT_TYPES", "OUTPUT_KINDS", "Invalid", "validate_event", "validate_output", "schema_path", "flat_schema",
 ]
 
 SCHEMA_DIR: Final = pathlib.Path(__file__).resolve().parent
@@ -155,9 +155,16 @@ class _Compiled:
     int_paths: tuple[tuple[str, ...], ...]
 
 
-def _compile(path: pathlib.Path) -> _Compiled:
+def flat_schema(path: pathlib.Path) -> dict[str, Any]:
+    """The schema file at ``path`` with every ``$ref`` inlined: what is compiled (and what
+    ``schemas.fastpath`` generates its fast accept checks from)."""
     doc = json.loads(path.read_text(encoding="utf-8"))
-    flat = _inline(doc, doc["$id"], doc)
+    flat: dict[str, Any] = _inline(doc, doc["$id"], doc)
+    return flat
+
+
+def _compile(path: pathlib.Path) -> _Compiled:
+    flat = flat_schema(path)
     # use_default=False: the schemas document defaults (language kk, multiple_birth 1) but
     # validation must never write them into the caller's message.
     check = fastjsonschema.compile(flat, formats=_FORMATS, use_default=False)
