@@ -3,8 +3,11 @@
     read → decode → route ─► person (IIN) ─► family (family_id) ─► offers (notification id) ─► write
                        │         ▲                ▲        │               ▲
                        ├─► calendar ─ wakes ──────┘        ├─► offer_calendar ─ wakes ─┘
-                       ├─► families (shard) ─ quarterly wakes ┘
+                       ├─► quarterly wake, to every family shard ┘
                        └─► sms replies ──────────────────────────────────┘
+
+The person and family stages are sharded (``flows.shards``): Bytewax sees ``shards`` keys,
+each holding many people's or families' slots.
 
 ``decode`` validates every message once (bad ones go to dead letters). ``route`` keys each
 message by what it changes and derives timer registrations. ``person`` keeps facts,
@@ -26,9 +29,9 @@ from bytewax.outputs import Sink
 
 from familycard.citizens import reply_for
 from flows import metrics
-from flows.routing import CALENDAR, FAMILIES, OFFER_CALENDAR, PERSON, due_key, route
-from flows.shards import ShardLogic, configured_shards, shard_of
-from flows.stages import CalendarLogic, FamilyLogic, FamilyRegistryLogic, OfferLogic, PersonLogic
+from flows.routing import CALENDAR, FAMILY, OFFER_CALENDAR, PERSON, due_key, route
+from flows.shards import BROADCAST, ShardLogic, configured_shards, shard_of
+from flows.stages import CalendarLogic, FamilyLogic, OfferLogic, PersonLogic
 from rules import Params, load_params
 from schemas.codec import (
     DeadLetter,
@@ -210,10 +213,10 @@ def build_flow(source: Source[RawMessage], outputs: Outputs, params: Params | No
     valid = op.branch("valid", decoded, lambda x: isinstance(x, Event))
     bad = op.map("bad_input", valid.falses, dead_letter_out)
 
-    routed = op.flat_map("route", valid.trues, lambda e: route(e, settle))
+    routed = op.flat_map("route", valid.trues, lambda e: route(e, settle, shards))
     to_person, rest = _select("to_person", routed, PERSON, lambda t: (shard_of(t[1], shards), t[1:]))
     to_calendar, rest = _select("to_calendar", rest, CALENDAR)
-    to_families, rest = _select("to_families", rest, FAMILIES)
+    quarterly, rest = _select("to_family_shards", rest, FAMILY, lambda t: (t[1], (BROADCAST, t[2])))
     to_offer_calendar, to_offers = _select("to_offer_calendar", rest, OFFER_CALENDAR)
     replies = op.map("replies_keyed", to_offers, lambda t: (t[1], t[2]))
 
@@ -228,11 +231,9 @@ def build_flow(source: Source[RawMessage], outputs: Outputs, params: Params | No
     accepted = op.branch("accepted", person_out, lambda kv: isinstance(kv[1], MemberUpdate))
     rejected = op.map("rejected", accepted.falses, lambda kv: rejection_out(kv[1]))
 
-    family_wakes = op.map("family_wakes", op.stateful("families", to_families, FamilyRegistryLogic),
-                          lambda kv: (shard_of(kv[1][0], shards), kv[1]))
     by_family = op.merge("family_in", op.map("by_family", accepted.trues,
                                              lambda kv: (shard_of(kv[1].family_id, shards), (kv[1].family_id, kv[1]))),
-                         family_wakes)
+                         quarterly)
     family_out = _unkey("family_out", op.stateful_batch("family_shards", by_family, lambda resume: ShardLogic(
         resume, lambda card: FamilyLogic(card, params), shards, metrics.FAMILIES)))
 

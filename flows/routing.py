@@ -1,14 +1,13 @@
 """Where each decoded message goes, as ``(destination, key, value)`` triples.
 
 Destinations are the keyed steps of the flow: ``person`` (IIN), ``calendar`` (a due date or
-a birth date), ``families`` (a shard of family ids, for the quarterly wake), ``offer_calendar``
-(a due date) and ``offers`` (a notification id). Timer registrations are derived here from
+a birth date), ``family`` (only the quarterly wake, sent to every family shard and from there
+to every family in it), ``offer_calendar`` (a due date) and ``offers`` (a notification id). Timer registrations are derived here from
 the input events themselves, so the calendar sits upstream of the stages it wakes.
 """
 
 from __future__ import annotations
 
-import zlib
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,14 +20,13 @@ from state.events import KANDAS_NOTICE_DUE, RULING_EXPIRED, Event
 from state.offers import REPLY_CHECK
 from state.person import ROLE_FATHER, ROLE_MOTHER, ROLE_SUBJECT
 
-__all__ = ["Tick", "BirthTick", "BirthReg", "FamilyReg", "route", "due_key", "birth_key", "family_shard",
-           "FAMILY_SHARDS", "PERSON", "CALENDAR", "FAMILIES", "OFFER_CALENDAR", "OFFERS"]
+__all__ = ["Tick", "BirthTick", "BirthReg", "QuarterWake", "route", "due_key", "birth_key",
+           "PERSON", "CALENDAR", "FAMILY", "OFFER_CALENDAR", "OFFERS"]
 
-PERSON, CALENDAR, FAMILIES, OFFER_CALENDAR, OFFERS = "person", "calendar", "families", "offer_calendar", "offers"
+PERSON, CALENDAR, FAMILY, OFFER_CALENDAR, OFFERS = "person", "calendar", "family", "offer_calendar", "offers"
 
-# The family registry is split into this many keys: each quarter's wake is this many
-# messages, and each key's snapshot holds ~1/FAMILY_SHARDS of the family ids.
-FAMILY_SHARDS = 256
+# Shards of the family stage unless the flow says otherwise (flows.shards.DEFAULT_SHARDS).
+_DEFAULT_SHARDS = 4096
 
 
 @compact
@@ -56,8 +54,10 @@ class BirthReg:
 
 @compact
 @dataclass(slots=True, frozen=True)
-class FamilyReg:
-    family_id: str
+class QuarterWake:
+    """A quarter's settle-day tick, for every family of one family shard (targeted assistance)."""
+
+    event: Event
 
 
 Routed = tuple[str, str, Any]
@@ -71,15 +71,10 @@ def birth_key(birth: Day, sex: str) -> str:
     return f"b:{dates.iso(birth)}:{sex}"
 
 
-def family_shard(family_id: str) -> str:
-    """Stable across processes (Python's ``hash`` is salted per process)."""
-    return f"s:{zlib.crc32(family_id.encode()) % FAMILY_SHARDS}"
-
-
-def route(event: Event, tsa_settle_days: int) -> list[Routed]:
+def route(event: Event, tsa_settle_days: int, shards: int = _DEFAULT_SHARDS) -> list[Routed]:
     t = event.type
     if t == "day":
-        return _route_tick(event, tsa_settle_days)
+        return _route_tick(event, tsa_settle_days, shards)
     if t == "sms_reply":
         nid = str(event.data.get("in_reply_to", ""))
         check = event.occurred_on + 1
@@ -94,9 +89,6 @@ def route(event: Event, tsa_settle_days: int) -> list[Routed]:
                 out.append((PERSON, parent, (event, role)))
         birth = event.occurred_on if t == "birth" else dates.day(d["birth_date"])
         out.append((CALENDAR, birth_key(birth, d["sex"]), BirthReg(event.subject)))
-        out.append((FAMILIES, family_shard(d["family_id"]), FamilyReg(d["family_id"])))
-    elif t == "family_changed":
-        out.append((FAMILIES, family_shard(d["family_id"]), FamilyReg(d["family_id"])))
     elif t == "kandas_status":
         due = max(dates.day(d["valid_until"]) - 30, event.recorded_on)
         out.append((CALENDAR, due_key(due), Timer(due, event.subject, KANDAS_NOTICE_DUE)))
@@ -106,7 +98,7 @@ def route(event: Event, tsa_settle_days: int) -> list[Routed]:
     return out
 
 
-def _route_tick(tick: Event, tsa_settle_days: int) -> list[Routed]:
+def _route_tick(tick: Event, tsa_settle_days: int, shards: int) -> list[Routed]:
     """Phase 1 wakes the life-event timers and families; phase 2, an epoch later, the offers'.
 
     So everything a day's date-driven rules cause (a withdrawal, say) reaches an offer
@@ -121,5 +113,5 @@ def _route_tick(tick: Event, tsa_settle_days: int) -> list[Routed]:
         kinds.setdefault(birth_key(birth, sex), []).append(kind)
     out.extend((CALENDAR, key, BirthTick(tick, tuple(k))) for key, k in kinds.items())
     if on == dates.quarter_start(on) + tsa_settle_days:
-        out.extend((FAMILIES, f"s:{i}", Tick(tick)) for i in range(FAMILY_SHARDS))
+        out.extend((FAMILY, str(i), QuarterWake(tick)) for i in range(shards))  # keys as flows.shards.shard_of
     return out

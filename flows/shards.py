@@ -24,7 +24,7 @@ from bytewax.operators import StatefulBatchLogic
 
 from flows import metrics
 
-__all__ = ["KeyLogic", "ShardLogic", "ShardState", "shard_of", "set_snapshots", "set_packed", "set_shards", "configured_shards", "DEFAULT_SHARDS"]
+__all__ = ["BROADCAST", "KeyLogic", "ShardLogic", "ShardState", "shard_of", "set_snapshots", "set_packed", "set_shards", "configured_shards", "DEFAULT_SHARDS"]
 
 # Shards per sharded stage. Too few and each touched shard's snapshot is large (recovery
 # writes a shard whole); too many and Bytewax's per-key costs come back. 4 096 keeps a shard
@@ -32,6 +32,10 @@ __all__ = ["KeyLogic", "ShardLogic", "ShardState", "shard_of", "set_snapshots", 
 DEFAULT_SHARDS = 4096
 
 _PROTOCOL = pickle.HIGHEST_PROTOCOL
+
+# A value keyed by this goes to every key the shard holds (in key order): the quarterly
+# wake reaches each family without a registry of family ids or an item per family.
+BROADCAST = "*"
 
 _snapshots = True
 _packed = False
@@ -130,6 +134,10 @@ class ShardLogic(StatefulBatchLogic[tuple[str, Any], Any, ShardState | None]):
     def on_batch(self, values: list[tuple[str, Any]]) -> tuple[Iterable[Any], bool]:
         groups: dict[str, list[Any]] = {}
         for key, value in values:
+            if key == BROADCAST:
+                for k in sorted(self.packed if self.is_packed else self.live):
+                    groups.setdefault(k, []).append(value)
+                continue
             found = groups.get(key)
             if found is None:
                 groups[key] = [value]

@@ -14,7 +14,7 @@ from typing import Any
 from bytewax.operators import StatefulBatchLogic, StatefulLogic
 
 from flows import metrics
-from flows.routing import BirthReg, BirthTick, FamilyReg, Tick
+from flows.routing import BirthReg, BirthTick, QuarterWake, Tick
 from rules import Context, Params, evaluate
 from rules.decisions import OFFER
 from rules.engine import has_rules
@@ -28,7 +28,7 @@ from state.offers import EXPIRE, OPEN, IssuedOffer, OfferSlot, Withdrawal, expir
 from state.person import ROLE_FATHER, ROLE_MOTHER, ROLE_SUBJECT
 from state.person_stage import DEDUP_DAYS, PersonOutput, PersonSlot, Rejection
 
-__all__ = ["PersonLogic", "CalendarLogic", "FamilyRegistryLogic", "FamilyLogic", "OfferLogic"]
+__all__ = ["PersonLogic", "CalendarLogic", "FamilyLogic", "OfferLogic"]
 
 Keyed = tuple[str, Any]
 
@@ -148,26 +148,6 @@ def _tick_for(on: Day) -> Event:
     return Event(f"day-{on}", "day", "", on, on, {}, None)
 
 
-class FamilyRegistryLogic(StatefulLogic[Any, Keyed, set[str]]):
-    """One shard of all family ids; the quarterly tick wakes every family in it."""
-
-    def __init__(self, resume: set[str] | None) -> None:
-        self.families: set[str] = set(resume or ())
-
-    def on_item(self, value: Any) -> tuple[Iterable[Keyed], bool]:
-        if isinstance(value, FamilyReg):
-            self.families.add(value.family_id)
-            return [], StatefulLogic.RETAIN
-        assert isinstance(value, Tick)
-        return [
-            (fid, MemberUpdate(fid, "", None, wake_event(QUARTER_START, fid, value.event), "family", fire=True))
-            for fid in sorted(self.families)
-        ], StatefulLogic.RETAIN
-
-    def snapshot(self) -> set[str]:
-        return set(self.families)
-
-
 # --- family -----------------------------------------------------------------------------
 
 _ROLE_ORDER = {ROLE_SUBJECT: 0, ROLE_MOTHER: 1, ROLE_FATHER: 2}
@@ -199,13 +179,21 @@ class FamilyLogic(StatefulBatchLogic[MemberUpdate, Any, FamilyCard]):
     def on_eof(self) -> tuple[Iterable[Any], bool]:
         return [], StatefulBatchLogic.RETAIN
 
-    def on_batch(self, values: list[MemberUpdate]) -> tuple[Iterable[Any], bool]:
-        if len(values) > 1:
-            values = sorted(values, key=source_order)
+    def on_batch(self, values: list[MemberUpdate | QuarterWake]) -> tuple[Iterable[Any], bool]:
+        updates = [self._quarter(v) if isinstance(v, QuarterWake) else v for v in values]
+        if len(updates) > 1:
+            updates = sorted(updates, key=source_order)
+        values = updates
         out: list[Any] = []
         for update in values:
             out.extend(self.on_update(update))
         return out, StatefulBatchLogic.RETAIN
+
+    def _quarter(self, wake: QuarterWake) -> MemberUpdate:
+        """The quarterly wake (broadcast to every family of a shard) as this family's update."""
+        assert self.family is not None  # a broadcast only reaches families the shard holds
+        fid = self.family.family_id
+        return MemberUpdate(fid, "", None, wake_event(QUARTER_START, fid, wake.event), "family", fire=True)
 
     def on_update(self, update: MemberUpdate) -> list[Any]:
         if self.family is None:

@@ -66,7 +66,7 @@ EXTENSION_CODES: dict[tuple[str, str], int] = {
     ("flows.routing", "_Tick"): 252,
     ("flows.routing", "_BirthTick"): 253,
     ("flows.routing", "_BirthReg"): 254,
-    ("flows.routing", "_FamilyReg"): 255,
+    ("flows.routing", "_QuarterWake"): 255,
 }
 for (_module, _name), _code in EXTENSION_CODES.items():
     copyreg.add_extension(_module, _name, _code)

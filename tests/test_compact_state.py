@@ -33,7 +33,7 @@ import state.offers
 import state.person
 import state.person_stage
 import state.seen
-from flows.routing import BirthReg, BirthTick, FamilyReg, Tick
+from flows.routing import BirthReg, BirthTick, QuarterWake, Tick
 from state import compact as compact_module
 from state.calendar import BirthSlot, DueSlot, Timer
 from state.compact import EXTENSION_CODES, compact, months_decode, months_encode, rebuilder
@@ -184,7 +184,7 @@ OTHERS: dict[type, st.SearchStrategy[Any]] = {
     OfferSlot: st.builds(OfferSlot, opt(offers), text, st.booleans(), opt(text), st.lists(events, max_size=2),
                          st.sets(text, max_size=3), st.lists(st.tuples(text, days), max_size=2), days, st.booleans()),
     Tick: st.builds(Tick, events), BirthTick: st.builds(BirthTick, events, st.lists(text, max_size=3).map(tuple)),
-    BirthReg: st.builds(BirthReg, text), FamilyReg: st.builds(FamilyReg, text),
+    BirthReg: st.builds(BirthReg, text), QuarterWake: st.builds(QuarterWake, events),
     Seen: seens,
 }
 

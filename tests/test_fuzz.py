@@ -16,8 +16,8 @@ from typing import Any
 import orjson
 
 from familycard.generator import generate
-from flows.routing import CALENDAR, FAMILIES, OFFER_CALENDAR, OFFERS, PERSON, route
-from flows.stages import CalendarLogic, FamilyLogic, FamilyRegistryLogic, OfferLogic, PersonLogic
+from flows.routing import CALENDAR, FAMILY, OFFER_CALENDAR, OFFERS, PERSON, route
+from flows.stages import CalendarLogic, FamilyLogic, OfferLogic, PersonLogic
 from rules import load_params
 from schemas.codec import DeadLetter, RawMessage, decode
 from schemas.validation import validate_event
@@ -120,7 +120,7 @@ class _Stages:
         found = self.logics.get((step, key))
         if found is None:
             found = {PERSON: lambda: PersonLogic(None, 30), CALENDAR: lambda: CalendarLogic(None),
-                     FAMILIES: lambda: FamilyRegistryLogic(None), OFFER_CALENDAR: lambda: CalendarLogic(None),
+                     OFFER_CALENDAR: lambda: CalendarLogic(None),
                      OFFERS: lambda: OfferLogic(None), "family": lambda: FamilyLogic(None, self.params)}[step]()
             self.logics[(step, key)] = found
         return found
@@ -130,6 +130,12 @@ class _Stages:
             self.step(dest, key, value)
 
     def step(self, dest: str, key: str, value: Any) -> None:
+        if dest == FAMILY:  # the quarterly wake: every family of a shard; here every family once
+            if key == "0":
+                for (step, family_id), logic in sorted(self.logics.items()):
+                    if step == "family" and logic.family is not None:
+                        self.step("family", family_id, value)
+            return
         logic = self._logic(dest, key)
         if dest in (OFFERS,):
             out, _ = logic.on_batch([value])
@@ -147,8 +153,6 @@ class _Stages:
         for item in out:
             if dest == PERSON and isinstance(item, MemberUpdate):
                 self.step("family", item.family_id, item)
-            elif dest == FAMILIES:
-                self.step("family", item[0], item[1])
             elif dest in (CALENDAR, OFFER_CALENDAR) and isinstance(item, tuple):
                 target, wake = item
                 self.step(PERSON if dest == CALENDAR else OFFERS, target,
