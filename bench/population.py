@@ -3,8 +3,10 @@
 A generated population of N families is written to a JSON-lines file: first the population
 load (every ``person_registered``, then what the registries already knew as late records:
 employment, 24 months of contributions, pensions, rulings, awards), then a year of life
-events with ``day`` ticks. ``familycard run --input FILE --workers W [--recovery DIR]`` runs
-in a subprocess, three times: 1 process, 2 processes, 2 processes with recovery on.
+events with ``day`` ticks. ``familycard run --input FILE --workers W --state S [--recovery DIR]``
+runs in a subprocess, five times: 1 and 2 processes with live state, 1 and 2 processes with
+packed state (``--state packed``: each person's and family's slot pickled between uses), and 2
+processes with live state and recovery on.
 
 While it runs, the process tree is sampled every 50 ms: VmRSS and VmHWM of each process
 (``/proc/PID/status``) and the input file's read position (``/proc/PID/fdinfo``). The time at
@@ -14,8 +16,9 @@ of processing). RSS per person = (tree RSS at the end of the load − tree RSS w
 started) / people registered. ``wait4`` gives CPU seconds of the whole tree and ``ru_maxrss``.
 
 With recovery on, the sqlite files' sizes are the snapshot size; the live snapshot rows
-(``snaps``, latest epoch per key) give serialized bytes per person and per family, and
-unpickling a sample of them under ``tracemalloc`` gives their Python heap size.
+(``snaps``, latest epoch per key; the person and family stages store one row per shard holding
+each of its people's or families' pickled slots) give serialized bytes per person and per
+family, and unpickling a sample of slots under ``tracemalloc`` gives their Python heap size.
 
 Scale-out: the 1- and 2-process runs' four output files are compared as sorted line sets.
 
@@ -49,6 +52,7 @@ class RunFigures:
     label: str
     workers: int
     recovery: bool
+    state: str
     wall: float  # whole command
     startup: float  # until the input file was first open (imports, cluster start)
     load_seconds: float  # reading started → position passed the first byte of the year
@@ -78,6 +82,7 @@ class PopulationResult:
     runs: dict[str, RunFigures] = field(default_factory=dict)
     same_output: dict[str, bool] = field(default_factory=dict)
     output_diff: dict[str, dict[str, Any]] = field(default_factory=dict)  # file -> what differs, when it does
+    packed_same: bool = False  # 1 process: packed and live state gave the same outputs
 
     @property
     def scale(self) -> float:
@@ -106,6 +111,17 @@ class PopulationResult:
     @property
     def speedup(self) -> float:
         return self.runs["w1"].flow_seconds / self.runs["w2"].flow_seconds
+
+
+# (key, workers, state, recovery)
+RUNS = (("w1", 1, "live", False), ("w1_packed", 1, "packed", False), ("w2", 2, "live", False),
+        ("w2_packed", 2, "packed", False), ("w2_rec", 2, "live", True))
+SHARDED_STEPS = {"person": "familycard.person_shards.stateful_batch", "family": "familycard.family_shards.stateful_batch"}
+
+
+def run_label(r: RunFigures) -> str:
+    return (f"{r.workers} process{'es' if r.workers > 1 else ''}, {r.state} state, "
+            f"recovery {'on' if r.recovery else 'off'}")
 
 
 def _count_lines(path: Path) -> int:
@@ -155,37 +171,54 @@ def recovery_stats(rec_dir: Path, sample: int = 20_000) -> dict[str, Any]:
         try:
             for step, n, size, ep in con.execute(
                     "SELECT step_id, count(*), sum(length(ser_change)), max(snap_epoch) FROM snaps "
-                    "WHERE ser_change IS NOT NULL GROUP BY step_id"):
-                s = steps.setdefault(step, {"keys": 0, "bytes": 0})
+                    "WHERE ser_change IS NOT NULL AND (step_id, state_key, snap_epoch) IN "
+                    "(SELECT step_id, state_key, max(snap_epoch) FROM snaps GROUP BY step_id, state_key) "
+                    "GROUP BY step_id"):
+                s = steps.setdefault(step, {"keys": 0, "bytes": 0, "rows": 0})
                 s["keys"] += n
+                s["rows"] += n
                 s["bytes"] += size or 0
                 epochs = max(epochs, ep)
         finally:
             con.close()
-    # Python heap of the states themselves (no Bytewax per-key overhead; a family's member
-    # cards are counted in full, as they are after crossing a process boundary).
-    for short, step in (("person", "familycard.person.stateful_batch"), ("family", "familycard.family")):
-        blobs: list[bytes] = []
+    # A sharded step's row holds many slots: count them, and measure the Python heap of a
+    # sample of unpickled slots (a family's member cards counted in full).
+    import state  # noqa: F401 - registers the pickle extension codes the slots use
+
+    for short, step in SHARDED_STEPS.items():
+        slots: list[bytes] = []
+        inner = 0
         for db in sorted(rec_dir.glob("*.sqlite3")):
             con = sqlite3.connect(db)
             try:
-                blobs += [b for (b,) in con.execute(
-                    "SELECT ser_change FROM snaps WHERE step_id = ? AND ser_change IS NOT NULL LIMIT ?",
-                    (step, sample - len(blobs)))]
+                for (b,) in con.execute(
+                        "SELECT ser_change FROM snaps WHERE step_id = ? AND ser_change IS NOT NULL AND "
+                        "(state_key, snap_epoch) IN (SELECT state_key, max(snap_epoch) FROM snaps "
+                        "WHERE step_id = ? GROUP BY state_key)", (step, step)):
+                    change = pickle.loads(b)
+                    if change is None:
+                        continue
+                    _count, packed, _eof = change
+                    inner += len(packed)
+                    if len(slots) < sample:
+                        slots += list(packed.values())[: sample - len(slots)]
             finally:
                 con.close()
-        if blobs:
+        if step in steps:
+            steps[step]["keys"] = inner
+        if slots:
             tracemalloc.start()
             base = tracemalloc.get_traced_memory()[0]
-            objs = [pickle.loads(b) for b in blobs]
+            objs = [pickle.loads(b) for b in slots]
             used = tracemalloc.get_traced_memory()[0] - base
             tracemalloc.stop()
             heap[short] = used / len(objs)
+            heap[short + "_pickled"] = sum(len(b) for b in slots) / len(slots)
             del objs
     return {"files": files, "disk_bytes": sum(files.values()), "steps": steps, "epochs": epochs, "heap": heap}
 
 
-def _figures(label: str, workers: int, recovery: bool, w: Watched, boundary: int) -> RunFigures:
+def _figures(label: str, workers: int, recovery: bool, state: str, w: Watched, boundary: int) -> RunFigures:
     if w.returncode != 0:
         raise RuntimeError(f"{label} failed ({w.returncode}):\n{w.stderr[-3000:]}")
     start = w.first_read if w.first_read is not None else 0.0
@@ -193,7 +226,7 @@ def _figures(label: str, workers: int, recovery: bool, w: Watched, boundary: int
     if t_loaded is None:
         t_loaded = w.wall
     return RunFigures(
-        label, workers, recovery, w.wall, start, t_loaded - start, w.wall - t_loaded, w.cpu, w.ru_maxrss,
+        label, workers, recovery, state, w.wall, start, t_loaded - start, w.wall - t_loaded, w.cpu, w.ru_maxrss,
         w.rss_at(start + 0.2), w.rss_at(t_loaded), w.peak_rss_sum, w.peak_hwm,
     )
 
@@ -216,17 +249,17 @@ def measure(families: int, work: Path, seed: int = 7, log=print) -> PopulationRe
     del messages, load, year
     log(f"[population] {families} families, {fmt_int(res.people_loaded)} people: "
         f"{fmt_int(res.load_messages)} load + {fmt_int(res.year_messages)} year messages -> {input_path}")
-    for key, workers, recovery in (("w1", 1, False), ("w2", 2, False), ("w2_rec", 2, True)):
+    for key, workers, state, recovery in RUNS:
         out = work / f"out-{key}"
         rec = work / f"rec-{key}"
         shutil.rmtree(out, ignore_errors=True)
         shutil.rmtree(rec, ignore_errors=True)
         argv = [PY, "-m", "familycard", "run", "--input", str(input_path), "--output", str(out),
-                "--workers", str(workers)]
+                "--workers", str(workers), "--state", state]
         if recovery:
             argv += ["--recovery", str(rec)]
         w = run_watched(argv, watch_file=input_path, cwd=ROOT, exclude_root_rss=workers > 1, timeout=6 * 3600)
-        fig = _figures(key, workers, recovery, w, boundary)
+        fig = _figures(key, workers, recovery, state, w, boundary)
         fig.outputs = {name: _count_lines(out / name) for name in OUTPUT_FILES}
         if recovery:
             fig.recovery_stats = recovery_stats(rec)
@@ -240,6 +273,9 @@ def measure(families: int, work: Path, seed: int = 7, log=print) -> PopulationRe
         res.same_output[name] = a == b
         if a != b:
             res.output_diff[name] = _diff(a, b)
+    res.packed_same = all(_sorted_lines(work / "out-w1" / n) == _sorted_lines(work / "out-w1_packed" / n)
+                          for n in OUTPUT_FILES)
+    log(f"[population] live vs packed state, same outputs: {res.packed_same}")
     log(f"[population] 1 vs 2 processes, same sorted outputs: {res.same_output}"
         + (f"; differences: {res.output_diff}" if res.output_diff else ""))
     return res
