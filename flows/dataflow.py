@@ -104,6 +104,7 @@ def rejection_out(r: Rejection) -> tuple[str, bytes, Any]:
 # --- encode the offer stage's outputs ---------------------------------------------------
 
 NOTIFICATION, ASSIGNMENT, DEAD, OUTCOME = "notification", "assignment", "dead", "outcome"
+BAD_INPUT = "bad_input"  # a destination next to routing's: the dead letter of a message that did not decode
 
 
 def encode_offer_output(value: Any) -> tuple[str, str, bytes]:
@@ -208,17 +209,22 @@ def build_flow(source: Source[RawMessage], outputs: Outputs, params: Params | No
     settle = params.scalar_int("tsa_settle_days")
     flow = Dataflow(name)
 
-    raw = op.input("read", flow, source)
-    decoded = op.map("decode", raw, decode_counted)
-    valid = op.branch("valid", decoded, lambda x: isinstance(x, Event))
-    bad = op.map("bad_input", valid.falses, dead_letter_out)
+    def decode_route(raw: RawMessage) -> list[tuple[str, str, Any]]:
+        """One step for both (each Bytewax step costs per item): an event's routes, or its dead letter."""
+        result = decode_counted(raw)
+        if isinstance(result, DeadLetter):
+            return [(BAD_INPUT, "", result)]
+        return route(result, settle, shards)
 
-    routed = op.flat_map("route", valid.trues, lambda e: route(e, settle, shards))
+    raw = op.input("read", flow, source)
+    routed = op.flat_map("decode_route", raw, decode_route)
     to_person, rest = _select("to_person", routed, PERSON, lambda t: (shard_of(t[1], shards), t[1:]))
     to_calendar, rest = _select("to_calendar", rest, CALENDAR)
     quarterly, rest = _select("to_family_shards", rest, FAMILY, lambda t: (t[1], (BROADCAST, t[2])))
-    to_offer_calendar, to_offers = _select("to_offer_calendar", rest, OFFER_CALENDAR)
-    replies = op.map("replies_keyed", to_offers, lambda t: (t[1], t[2]))
+    to_offer_calendar, rest = _select("to_offer_calendar", rest, OFFER_CALENDAR)
+    bad_b = op.branch("bad_input_split", rest, lambda t: t[0] == BAD_INPUT)
+    bad = op.map("bad_input", bad_b.trues, lambda t: dead_letter_out(t[2]))
+    replies = op.map("replies_keyed", bad_b.falses, lambda t: (t[1], t[2]))
 
     # calendar: ticks wake the people due today (birthdays, kandas, ruling expiries)
     person_wakes = _unkey("person_wakes", op.stateful("calendar", to_calendar, CalendarLogic))
