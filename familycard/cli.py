@@ -38,9 +38,11 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--output", type=Path, default=Path("out"), help="output directory (file modes)")
     run.add_argument("--workers", type=int, default=1, help="Bytewax worker processes")
     run.add_argument("--recovery", type=Path, help="Bytewax recovery directory")
-    run.add_argument("--epoch-seconds", type=float, default=0.0,
-                     help="Bytewax epoch interval; 0 (the default) makes every batch an epoch, "
-                          "which makes day ticks barriers (see docs/DESIGN.md)")
+    run.add_argument("--epoch-seconds", type=float, default=None,
+                     help="Bytewax epoch interval; 0 makes every batch an epoch. Default: 0, except "
+                          "live mode (--kafka) with --recovery: 0.25, so that snapshots are not written "
+                          "per poll. Day ticks are barriers either way (see docs/DESIGN.md, 'Epochs and "
+                          "latency')")
     run.add_argument("--state", choices=("live", "packed"), default="live",
                      help="how the person and family stages hold their slots: live objects (fast) or "
                           "pickled between uses (about 6x less memory per person, ~60%% more CPU); "
@@ -178,9 +180,11 @@ def _replay_progress(input_path: Path):  # type: ignore[no-untyped-def]
 
 def cmd_run(args: argparse.Namespace) -> int:
     from familycard.summary import format_summary, summarize_files
-    from flows.runner import run_cluster, run_local
+    from flows.runner import default_epoch_seconds, run_cluster, run_local
     from flows.shards import set_packed, set_shards
 
+    if args.epoch_seconds is None:
+        args.epoch_seconds = default_epoch_seconds(live=args.kafka is not None, recovery=args.recovery is not None)
     set_packed(args.state == "packed")
     set_shards(args.shards)
     _start_metrics(args)

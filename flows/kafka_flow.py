@@ -26,8 +26,10 @@ def kafka_flow(bootstrap: str, *, stop_at_end: bool = False, input_topics: tuple
 
 
 def run_kafka(args: argparse.Namespace) -> int:
-    from flows.runner import run_local
+    from flows.runner import default_epoch_seconds, run_local
 
+    if args.epoch_seconds is None:
+        args.epoch_seconds = default_epoch_seconds(live=True, recovery=args.recovery is not None)
     bootstrap = args.kafka
     inputs = tuple(args.input_prefix + t for t in INPUT_TOPICS)
     outputs = {k: args.output_prefix + v for k, v in OUTPUT_TOPICS.items()}

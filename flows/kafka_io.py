@@ -55,6 +55,14 @@ AlignedState = dict[str, int]
 UNDATED = -1
 """Sort key of a message without a usable date: released at once (the decoder dead-letters it)."""
 
+FETCH_WAIT_MS = 10
+"""``fetch.wait.max.ms`` of the aligned source's consumer (see ``AlignedKafkaSource``)."""
+POLL_BACKOFF_MAX = 0.005
+"""Longest pause (s) between two polls of an idle aligned source (see ``AlignedKafkaSource``)."""
+
+IDLE_BLOCK = 0.05
+"""With ``epoch_interval = 0``: how long an idle aligned source waits in librdkafka (``poll``)."""
+
 _PART_NAME = "aligned"
 _BEYOND_END_GRACE = 2.0
 _GROUP_ID = "familycard-aligned"
@@ -182,10 +190,10 @@ class AlignedKafkaPartition(StatefulSourcePartition[RawMessage, AlignedState]):
     """
 
     def __init__(self, bootstrap: str, topics: Sequence[str], resume_state: AlignedState | None, *,
-                 step_id: str = "aligned", batch_size: int = 1000, poll_timeout: float = 0.05,
+                 step_id: str = "aligned", batch_size: int = 1000, poll_timeout: float = POLL_BACKOFF_MAX,
                  stop_at_end: bool = False, max_buffered: int = 20_000,
                  extra_config: Mapping[str, Any] | None = None, metadata_timeout: float = 10.0,
-                 epoch_seconds: float = 0.0) -> None:
+                 epoch_seconds: float = 0.0, fetch_wait_ms: int = FETCH_WAIT_MS) -> None:
         self._epoch_seconds = epoch_seconds
         self._batch_size = batch_size
         self._max_wait = poll_timeout
@@ -201,8 +209,9 @@ class AlignedKafkaPartition(StatefulSourcePartition[RawMessage, AlignedState]):
             "enable.partition.eof": True,
             "auto.offset.reset": "earliest",  # a resume offset lost to retention: read what is left
             # EOF is only reported after an empty fetch, which the broker holds this long;
-            # it bounds how long a partition that just caught up holds the others back.
-            "fetch.wait.max.ms": 100,
+            # it bounds how long a partition that just caught up holds the others back
+            # (and, on Tansu, how late a new message is seen; see AlignedKafkaSource).
+            "fetch.wait.max.ms": fetch_wait_ms,
             "queued.max.messages.kbytes": 16384,
             "error_cb": self._on_client_error,
         }
@@ -371,8 +380,13 @@ class AlignedKafkaPartition(StatefulSourcePartition[RawMessage, AlignedState]):
                             part.name, part.next_fetch, high)
                 part.next_fetch = None
 
-    def _release(self, limit: int, out: list[RawMessage] | None = None) -> list[RawMessage]:
-        """Release up to ``limit`` messages in total into ``out`` (a batch being built)."""
+    def _release(self, limit: int, out: list[RawMessage] | None = None,
+                 tick_allowed: bool = True) -> list[RawMessage]:
+        """Release up to ``limit`` messages in total into ``out`` (a batch being built).
+
+        A ``day`` tick is released only alone, into an empty ``out``, and only if
+        ``tick_allowed`` (the epoch gate is open).
+        """
         out = [] if out is None else out
         if out and _is_tick(sort_key(out[-1].parsed)):
             return out  # a tick closes its batch
@@ -383,7 +397,7 @@ class AlignedKafkaPartition(StatefulSourcePartition[RawMessage, AlignedState]):
             key = heap[0][0]
             if blocking and key != UNDATED:
                 break
-            if _is_tick(key) and out:
+            if _is_tick(key) and (out or not tick_allowed):
                 break  # a tick travels alone in its batch, so it opens an epoch of its own
             part = heapq.heappop(heap)[2]
             # Drain this partition while it stays at or below every other head: one heap
@@ -430,7 +444,10 @@ class AlignedKafkaPartition(StatefulSourcePartition[RawMessage, AlignedState]):
             metrics.set_kafka_lag((p.topic, p.partition, self._cached_high(p), p.next_release)
                                   for p in self._parts.values())
             metrics.advance_watermark(self.watermark_day)
-        if (self._phase2 is not None or self._gated_next or self._tick_next()) and not self._gate.open():
+        # Once per poll: the gate counts polls (flows/epochs.py). Open = what is emitted now
+        # starts an epoch, so a tick may go; closed = wait for Bytewax to close this epoch.
+        gate_open = self._gate.open()
+        if (self._phase2 is not None or self._gated_next or self._tick_next()) and not gate_open:
             self._awake = self._gate.awake_at()
             return []  # wait for an epoch boundary around a tick (see flows/epochs.py)
         if self._phase2 is not None:  # the tick's offer-timer phase, an epoch after the first
@@ -439,14 +456,31 @@ class AlignedKafkaPartition(StatefulSourcePartition[RawMessage, AlignedState]):
             self._gate.emitted()
             return [tick]
         self._gated_next = False
-        out = self._release(self._batch_size)
+        out = self._release(self._batch_size, None, gate_open)
         fetched = False
         if len(out) < self._batch_size:
             msgs = self._consumer.consume(self._batch_size, 0)
+            if not msgs and not out and self._wait > 0 and self._epoch_seconds <= 0:
+                # Idle twice in a row, and every poll is an epoch: Bytewax polls a source only
+                # once every earlier epoch has gone through the whole dataflow, on every
+                # worker, so nothing waits for this thread. Wait in librdkafka for the first
+                # message (or a partition's end), then take what else is there: an idle flow
+                # makes ~20 epochs a second instead of one per 5 ms poll. (``poll``, not
+                # ``consume``: a batch consume waits for the whole batch or the timeout.)
+                self._check_blocking()
+                self._release(self._batch_size, out, gate_open)
+                if not out:
+                    if self._stop_at_end and self.at_end:
+                        raise StopIteration
+                    first = self._consumer.poll(IDLE_BLOCK)
+                    if first is not None:
+                        more = self._consumer.consume(self._batch_size - 1, 0) if self._batch_size > 1 else []
+                        msgs = [first, *more]
             if msgs:
                 fetched = True
                 self._ingest(msgs)
-                self._release(self._batch_size, out)
+                # A tick the fetch brought to the head goes only through an open gate.
+                self._release(self._batch_size, out, gate_open)
         seq = self._seq
         for message in out:
             seq += 1
@@ -463,8 +497,8 @@ class AlignedKafkaPartition(StatefulSourcePartition[RawMessage, AlignedState]):
             self._check_blocking()
             if self._stop_at_end and self.at_end:
                 raise StopIteration
-            # Nothing to do: back off 1 ms, 2 ms, ... up to poll_timeout, so an idle source
-            # does not spin while a backlog's short fetch gaps cost almost nothing.
+            # Nothing to do: back off 1 ms, 2 ms, ... up to poll_timeout (5 ms), so an idle
+            # source does not spin, yet a message that arrives waits at most that long here.
             self._wait = min(self._max_wait, max(0.001, self._wait * 2))
             self._awake = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=self._wait)
         return out
@@ -479,8 +513,10 @@ class AlignedKafkaPartition(StatefulSourcePartition[RawMessage, AlignedState]):
     def snapshot(self) -> AlignedState:
         """Next offset to read per partition: after the last RELEASED message.
 
-        Buffered but unreleased messages are simply read again after a resume.
+        Buffered but unreleased messages are simply read again after a resume. Bytewax calls
+        this exactly when it closes the source's epoch, which opens the tick gate.
         """
+        self._gate.boundary()
         state = {p.name: p.next_release for p in self._parts.values() if p.next_release is not None}
         state[SEQ_KEY] = self._seq
         tick = self._phase2
@@ -548,7 +584,16 @@ class AlignedKafkaSource(FixedPartitionedSource[RawMessage, AlignedState]):
     read up to the date. Hence a ``day`` tick D is released only after every partition has
     passed D, and a backlog gives the order of a file replay up to ties within one date. The
     price in live mode: a partition that just delivered a message holds the others back until
-    the next fetch shows its end (at most ``fetch.wait.max.ms``, 100 ms by default).
+    the next fetch shows its end (at most ``fetch.wait.max.ms``).
+
+    Latency (live mode): ``fetch.wait.max.ms`` is ``fetch_wait_ms`` (10 ms by default). On
+    Kafka a fetch returns as soon as data arrives, so this only sets how often an idle
+    consumer asks; Tansu (the test broker) instead re-polls its storage after sleeping half
+    the remaining wait, so a message arriving just after a poll waits up to half of it. An
+    idle source polls again after 1, 2, 4 ms, then every ``poll_timeout`` (5 ms); with
+    ``epoch_interval = 0`` (where each poll is an epoch, and a poll means the whole dataflow
+    is idle) it instead waits in librdkafka's ``poll`` for up to ``IDLE_BLOCK`` (50 ms),
+    which returns as soon as a message arrives.
 
     One partition named ``"aligned"``: global ordering needs one reader, so downstream
     parallelism comes from keyed steps after it. The resume state maps ``"topic:partition"``
@@ -559,8 +604,9 @@ class AlignedKafkaSource(FixedPartitionedSource[RawMessage, AlignedState]):
     """
 
     def __init__(self, bootstrap: str, topics: Sequence[str], *, batch_size: int = 1000,
-                 poll_timeout: float = 0.05, stop_at_end: bool = False, max_buffered: int = 20_000,
-                 extra_config: Mapping[str, Any] | None = None, epoch_seconds: float = 0.0) -> None:
+                 poll_timeout: float = POLL_BACKOFF_MAX, stop_at_end: bool = False, max_buffered: int = 20_000,
+                 extra_config: Mapping[str, Any] | None = None, epoch_seconds: float = 0.0,
+                 fetch_wait_ms: int = FETCH_WAIT_MS) -> None:
         if not topics:
             raise ValueError("AlignedKafkaSource needs at least one topic")
         self.bootstrap = bootstrap
@@ -571,6 +617,7 @@ class AlignedKafkaSource(FixedPartitionedSource[RawMessage, AlignedState]):
         self.max_buffered = max_buffered
         self.extra_config = dict(extra_config or {})
         self.epoch_seconds = epoch_seconds
+        self.fetch_wait_ms = fetch_wait_ms
 
     def list_parts(self) -> list[str]:
         return [_PART_NAME]
@@ -581,7 +628,8 @@ class AlignedKafkaSource(FixedPartitionedSource[RawMessage, AlignedState]):
         return AlignedKafkaPartition(self.bootstrap, self.topics, resume_state, step_id=step_id,
                                      batch_size=self.batch_size, poll_timeout=self.poll_timeout,
                                      stop_at_end=self.stop_at_end, max_buffered=self.max_buffered,
-                                     extra_config=self.extra_config, epoch_seconds=self.epoch_seconds)
+                                     extra_config=self.extra_config, epoch_seconds=self.epoch_seconds,
+                                     fetch_wait_ms=self.fetch_wait_ms)
 
 
 class KafkaDeliveryError(RuntimeError):

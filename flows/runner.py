@@ -19,7 +19,28 @@ from bytewax.dataflow import Dataflow
 from bytewax.recovery import RecoveryConfig, init_db_dir
 from bytewax.run import cli_main
 
-__all__ = ["run_local", "run_cluster", "free_ports", "init_recovery"]
+__all__ = ["run_local", "run_cluster", "free_ports", "init_recovery", "default_epoch_seconds",
+           "LIVE_RECOVERY_EPOCH_SECONDS"]
+
+LIVE_RECOVERY_EPOCH_SECONDS = 0.25
+"""Epoch interval of live (Kafka) mode with recovery when ``--epoch-seconds`` is not given.
+
+With recovery, closing an epoch writes the snapshots of the keys touched in it and commits
+(Bytewax's commit also scans the whole snapshot table); the source does not poll while that
+runs. An epoch per batch (interval 0) pays that per poll, even idle; long epochs make each
+pause longer (more keys touched). See docs/DESIGN.md, "Epochs and latency", for the figures.
+"""
+
+
+def default_epoch_seconds(*, live: bool, recovery: bool) -> float:
+    """``--epoch-seconds`` when it is not given.
+
+    0 (every batch an epoch) for file replays, with or without recovery: a replay's ticks
+    come every few dozen messages, and with longer epochs each would wait for up to three
+    epoch boundaries. ``LIVE_RECOVERY_EPOCH_SECONDS`` for live mode with recovery; 0 for live
+    mode without (no snapshots are stored, so an epoch costs little).
+    """
+    return LIVE_RECOVERY_EPOCH_SECONDS if live and recovery else 0.0
 
 
 def free_ports(n: int) -> list[int]:

@@ -277,3 +277,47 @@ def test_a_far_future_message_does_not_block_its_partition(kafka_bootstrap: str,
     ids = [orjson.loads(m.value)["event_id"] for m in out]
     assert sorted(ids) == sorted(["poison", *(f"p{i}" for i in range(5)), *(f"o{i}" for i in range(5))])
     assert ids.index("poison") < ids.index("p0"), "a partition's own order is kept"
+
+
+def test_ticks_are_alone_in_their_epochs_with_longer_epochs(kafka_bootstrap: str, unique_topic_prefix: str) -> None:
+    """Live mode with recovery runs epochs longer than a batch: the source must wait for
+    Bytewax to close an epoch before a tick, between its phases and after it. The epoch of
+    each emission is counted from ``snapshot`` calls (Bytewax makes one per epoch it closes)."""
+    topics, messages = _setup(kafka_bootstrap, unique_topic_prefix)
+    log: list[tuple[int, list[RawMessage]]] = []
+
+    class Logged(AlignedKafkaSource):
+        def build_part(self, step_id: str, for_part: str, resume_state: dict[str, int] | None
+                       ) -> AlignedKafkaPartition:
+            part = super().build_part(step_id, for_part, resume_state)
+            epoch = [0]
+            next_batch, snapshot = part.next_batch, part.snapshot
+
+            def logged_next_batch() -> list[RawMessage]:
+                batch = next_batch()
+                if batch:
+                    log.append((epoch[0], batch))
+                return batch
+
+            def counted_snapshot() -> dict[str, int]:
+                epoch[0] += 1
+                return snapshot()
+
+            part.next_batch = logged_next_batch  # type: ignore[method-assign]
+            part.snapshot = counted_snapshot  # type: ignore[method-assign]
+            return part
+
+    interval = 0.02
+    flow = Dataflow("epochs_test")
+    source = Logged(kafka_bootstrap, topics, batch_size=5, stop_at_end=True, epoch_seconds=interval)
+    op.output("out", op.input("in", flow, source), TestingSink([]))
+    run_main(flow, epoch_interval=dt.timedelta(seconds=interval))
+    by_epoch: dict[int, list[RawMessage]] = defaultdict(list)
+    for epoch, batch in log:
+        by_epoch[epoch].extend(batch)
+    out = [m for _, batch in log for m in batch]
+    assert Counter(m.value for m in out if m.phase == 1) == Counter(v for _, _, v in messages)
+    _assert_aligned([m for m in out if m.phase == 1])
+    tick_epochs = [msgs for msgs in by_epoch.values() if any(_is_tick_message(m) for m in msgs)]
+    assert len(tick_epochs) == 2 * DAYS  # each tick's two phases
+    assert all(len(msgs) == 1 for msgs in tick_epochs), "a tick shares its epoch"
