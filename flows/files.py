@@ -83,6 +83,7 @@ class _TickSeparatedPartition(StatefulSourcePartition[RawMessage, int]):
         return out
 
     def snapshot(self) -> int:
+        self._gate.boundary()  # Bytewax snapshots a source exactly when it closes its epoch
         # A tick read ahead, or between its two phases, is read again after a resume.
         return self._read_count - (self._next_tick is not None)
 
