@@ -45,9 +45,9 @@ def _parser() -> argparse.ArgumentParser:
                           "latency')")
     run.add_argument("--state", choices=("live", "packed"), default="live",
                      help="how the person and family stages hold their slots: live objects (fast) or "
-                          "pickled between uses (about 6x less memory per person, ~60%% more CPU); "
+                          "pickled between uses (less than half the memory per person, ~65%% more CPU); "
                           "see docs/DESIGN.md, 'Sharded state'")
-    run.add_argument("--shards", type=int, default=4096,
+    run.add_argument("--shards", type=int,
                      help="Bytewax keys of the person and family stages (default 4096); a recovery "
                           "directory must always be used with the same number")
     run.add_argument("--stop-at-end", action="store_true",
@@ -181,10 +181,12 @@ def _replay_progress(input_path: Path):  # type: ignore[no-untyped-def]
 def cmd_run(args: argparse.Namespace) -> int:
     from familycard.summary import format_summary, summarize_files
     from flows.runner import default_epoch_seconds, run_cluster, run_local
-    from flows.shards import set_packed, set_shards
+    from flows.shards import DEFAULT_SHARDS, set_packed, set_shards
 
     if args.epoch_seconds is None:
         args.epoch_seconds = default_epoch_seconds(live=args.kafka is not None, recovery=args.recovery is not None)
+    if args.shards is None:  # resolved here: cluster members get it in their argv
+        args.shards = DEFAULT_SHARDS
     set_packed(args.state == "packed")
     set_shards(args.shards)
     _start_metrics(args)

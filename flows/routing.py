@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from flows.shards import DEFAULT_SHARDS
 from rules.calendar import birth_dates_due
 from state import dates
 from state.calendar import Timer
@@ -25,8 +26,6 @@ __all__ = ["Tick", "BirthTick", "BirthReg", "QuarterWake", "route", "due_key", "
 
 PERSON, CALENDAR, FAMILY, OFFER_CALENDAR, OFFERS = "person", "calendar", "family", "offer_calendar", "offers"
 
-# Shards of the family stage unless the flow says otherwise (flows.shards.DEFAULT_SHARDS).
-_DEFAULT_SHARDS = 4096
 
 
 @compact
@@ -71,7 +70,7 @@ def birth_key(birth: Day, sex: str) -> str:
     return f"b:{dates.iso(birth)}:{sex}"
 
 
-def route(event: Event, tsa_settle_days: int, shards: int = _DEFAULT_SHARDS) -> list[Routed]:
+def route(event: Event, tsa_settle_days: int, shards: int = DEFAULT_SHARDS) -> list[Routed]:
     t = event.type
     if t == "day":
         return _route_tick(event, tsa_settle_days, shards)

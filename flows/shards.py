@@ -103,12 +103,12 @@ class ShardLogic(StatefulBatchLogic[tuple[str, Any], Any, ShardState | None]):
     """
 
     def __init__(self, resume: ShardState | None, make: Callable[[Any], KeyLogic], shards: int,
-                 gauge: str, snapshots: bool | None = None, packed: bool | None = None) -> None:
+                 gauge: str) -> None:
         self.make = make
         self.shards = shards
         self.gauge = metrics.state_size(gauge)
-        self.snapshots = _snapshots if snapshots is None else snapshots
-        self.is_packed = _packed if packed is None else packed
+        self.snapshots = _snapshots
+        self.is_packed = _packed
         self.packed: dict[str, bytes] = {}   # packed: every slot; live: the last snapshot's
         self.live: dict[str, Any] = {}       # live mode only
         self.dirty: set[str] = set()         # live mode: changed since the last snapshot

@@ -1,6 +1,9 @@
-"""The Bytewax ``StatefulLogic`` classes of the flow: thin shells around ``state/`` slots.
+"""The per-key logic of the flow's stages: thin shells around ``state/`` slots.
 
 Each holds one key's slot, feeds it the key's inputs, and returns what it says to emit.
+``CalendarLogic`` and ``OfferLogic`` are Bytewax logics (a Bytewax key each); ``PersonLogic``
+and ``FamilyLogic`` run inside ``flows.shards.ShardLogic`` (``KeyLogic``), which keeps and
+snapshots their slots, so they have no ``snapshot`` of their own.
 Those that merge inputs from several upstream keys (family, offers) sort each batch by the
 source sequence first: Bytewax groups a batch by key, which loses the read order.
 """
@@ -41,11 +44,8 @@ def _seq(event: object) -> int:
 
 # --- person -----------------------------------------------------------------------------
 
-class PersonLogic(StatefulLogic[tuple[Event, str], PersonOutput, PersonSlot]):
-    """One person's slot; the card is immutable, so a snapshot copies only the held list.
-
-    In the flow it runs inside a ``flows.shards.ShardLogic``, which counts the people.
-    """
+class PersonLogic:
+    """One person's slot, inside a ``flows.shards.ShardLogic`` (which also counts the people)."""
 
     def __init__(self, resume: PersonSlot | None, late_record_days: int) -> None:
         self.slot = resume
@@ -83,10 +83,6 @@ class PersonLogic(StatefulLogic[tuple[Event, str], PersonOutput, PersonSlot]):
         out = self.slot.held_rejections()
         _account(out)
         return out, StatefulLogic.RETAIN
-
-    def snapshot(self) -> PersonSlot:
-        assert self.slot is not None
-        return PersonSlot(self.slot.card, list(self.slot.held), self.slot.seen)
 
 
 def _account(out: list[PersonOutput]) -> None:
@@ -157,7 +153,7 @@ def source_order(update: MemberUpdate) -> tuple[int, int]:
     return _seq(update.event), _ROLE_ORDER.get(update.role, 3)
 
 
-class FamilyLogic(StatefulBatchLogic[MemberUpdate, Any, FamilyCard]):
+class FamilyLogic:
     """Folds member updates into the family card, runs the rules, finds lost grounds.
 
     Emits notice records (``("notice", recipient, record, cause origin)``), issued offers and withdrawal
@@ -182,10 +178,9 @@ class FamilyLogic(StatefulBatchLogic[MemberUpdate, Any, FamilyCard]):
     def on_batch(self, values: list[MemberUpdate | QuarterWake]) -> tuple[Iterable[Any], bool]:
         updates = [self._quarter(v) if isinstance(v, QuarterWake) else v for v in values]
         if len(updates) > 1:
-            updates = sorted(updates, key=source_order)
-        values = updates
+            updates.sort(key=source_order)
         out: list[Any] = []
-        for update in values:
+        for update in updates:
             out.extend(self.on_update(update))
         return out, StatefulBatchLogic.RETAIN
 
@@ -252,11 +247,6 @@ class FamilyLogic(StatefulBatchLogic[MemberUpdate, Any, FamilyCard]):
         return [offer, Timer(issued + self.reminder_days, nid, "remind"),
                 Timer(issued + self.consent_days + 1, nid, "lapse"),
                 *(Timer(d, nid, EXPIRE) for d in expiry_days(offer))]
-
-    def snapshot(self) -> FamilyCard:
-        assert self.family is not None
-        f = self.family
-        return FamilyCard(f.family_id, dict(f.members), dict(f.issued), dict(f.grants))
 
 
 # --- offers -----------------------------------------------------------------------------
