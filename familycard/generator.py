@@ -18,6 +18,19 @@ The stream has two parts:
 Everything is a pure function of ``(families, start, days, seed)``: one ``random.Random(seed)``
 draws every choice, in a fixed order, and nothing reads the clock.
 
+A national-scale population (millions of families) does not fit one process, so it can be
+generated in *parts* (``generate(..., part=K, parts=P)``), each in its own process and with
+memory proportional to its share. Part K of P holds the families with global indices
+K, K+P, K+2P, … (a stride, not a block) of ``families`` in all, and draws from its own stream,
+seeded from ``(seed, K)``. The parts never collide: family ids use the global index (families
+formed in the period get ``families + K + P*j``), IIN serials of part K are K+1, K+1+P, …
+(one disjoint serial space per birth date and sex), phone subscriber numbers are K, K+P, …,
+and event ids carry the part (``pop3-0000001``). Employers are drawn per part (about one per
+eight of the part's families), so a BIN may appear in several parts. The parts together are
+*not* byte-identical to a single-process generation of the same ``families`` (their random
+draws differ), but they are a statistically equivalent population of ``families`` families.
+``parts=1`` (the default) is exactly the single-process stream.
+
 ``corrupt`` turns a clean stream into one with typical bad input for the dead-letter path.
 """
 
@@ -40,7 +53,7 @@ from rules.retirement import retirement_day as _retirement_day
 from state.dates import add_months
 from state.iin import check_digit, make_iin
 
-__all__ = ["generate", "corrupt", "write_jsonl", "retirement_day", "CORRUPTION_KINDS", "REGIONS"]
+__all__ = ["generate", "part_families", "part_seed", "corrupt", "write_jsonl", "retirement_day", "CORRUPTION_KINDS", "REGIONS"]
 
 Message = dict[str, Any]
 
@@ -84,6 +97,8 @@ _WORK_TIMES = tuple(f"T{h:02d}:{m:02d}:00{_TZ}" for h in range(9, 18) for m in r
 _N_TIMES = len(_WORK_TIMES)
 _YEAR = 365.2425
 _NEVER = 1 << 30  # a day after any period: "not yet known" / "indefinite"
+_MAX_SERIAL = 9999  # an IIN has four serial digits; serial 0 is never used
+_SUBSCRIBERS = 10_000_000  # seven-digit subscriber numbers per operator code
 
 # Event rates of the period, per person (or per employed person) and year.
 BIRTHS_PER_1000 = 20.0
@@ -204,6 +219,11 @@ class _World:
     families: int
     start: int                        # first day of the period (ordinal)
     end: int                          # last day of the period (ordinal)
+    part: int = 0                     # this part's index K of ``parts`` (module docstring)
+    parts: int = 1
+    total: int = -1                   # families of all parts together (-1: ``families``, one part)
+    tag: str = ""                     # event-id suffix of the prefix: the part when ``parts`` > 1
+    phone_slots: int = _SUBSCRIBERS   # subscriber numbers of this part: part + parts * slot
     people: list[_Person] = field(default_factory=list)
     members: list[list[int]] = field(default_factory=list)  # person indices by family, dead included
     serials: dict[tuple[int, bool], int] = field(default_factory=dict)
@@ -222,6 +242,10 @@ class _World:
     young_adults: list[int] = field(default_factory=list)     # 20-34, living with a parent or alone
     single_mothers: list[int] = field(default_factory=list)
 
+    def __post_init__(self) -> None:
+        if self.total < 0:
+            self.total = self.families
+
     # --- small helpers ---
 
     def iso(self, day: int) -> str:
@@ -234,31 +258,56 @@ class _World:
         counter = self.ids.get(prefix)
         if counter is None:
             counter = self.ids[prefix] = itertools.count(1)
-        return f"{prefix}-{next(counter):07d}"
+        return f"{prefix}{self.tag}-{next(counter):07d}"
 
-    def new_iin(self, born: int, male: bool) -> str:
-        """A unique valid IIN: one serial counter per (birth date, sex), skipping serials with no check digit."""
-        key = (born, male)
-        serial = self.serials.get(key, 1)
-        birth = dt.date.fromordinal(born)
-        sex = "male" if male else "female"
+    def new_iin(self, born: int, male: bool) -> tuple[str, int]:
+        """A unique valid IIN and the birth day it encodes: one serial counter per (birth date, sex),
+        skipping serials with no check digit.
+
+        Part K of P uses serials K+1, K+1+P, K+1+2P, … up to 9999, so parts never share an IIN.
+        When a birth date's serials are used up (at national scale the ages the draws clamp to,
+        e.g. exactly 80 or 17.9 years, pile up on one date), someone born before the period is
+        born a day later instead; a newborn of the period has no such way out, and that fails
+        rather than reuse an IIN. Below that density (up to about 3 million families in all,
+        however many parts) nobody moves.
+        """
         while True:
-            iin = make_iin(birth, sex, serial)
-            serial += 1
-            if iin is not None:
-                self.serials[key] = serial
-                return iin
+            key = (born, male)
+            serial = self.serials.get(key, self.part + 1)
+            birth = dt.date.fromordinal(born)
+            sex = "male" if male else "female"
+            while serial <= _MAX_SERIAL:
+                iin = make_iin(birth, sex, serial)
+                serial += self.parts
+                if iin is not None:
+                    self.serials[key] = serial
+                    return iin, born
+            self.serials[key] = serial
+            if born + 1 >= self.start:
+                raise RuntimeError(
+                    f"IIN serials exhausted for people born {birth} ({sex}) in part {self.part} of {self.parts}: "
+                    f"an IIN has {_MAX_SERIAL} serials per birth date and sex, this part gets every "
+                    f"{self.parts}th of them")
+            born += 1
 
     def new_phone(self) -> str:
+        """A phone number no one else has: part K of P uses subscriber numbers K, K+P, K+2P, …"""
         r = self.r
+        if len(self.phones) * 2 >= self.phone_slots * len(_OPERATORS):
+            raise RuntimeError(f"phone numbers of part {self.part} of {self.parts} are half used up: use fewer parts")
         while True:
-            phone = f"+7{r.choice(_OPERATORS)}{r.randrange(10_000_000):07d}"
+            phone = f"+7{r.choice(_OPERATORS)}{self.part + self.parts * r.randrange(self.phone_slots):07d}"
             if phone not in self.phones:
                 self.phones.add(phone)
                 return phone
 
     def family_id(self, fam: int) -> str:
-        return f"F-{fam + 1:07d}"
+        """The wire id of local family ``fam``: from its global index (module docstring)."""
+        if fam < self.families:
+            index = self.part + self.parts * fam
+        else:  # formed in the period: after every part's initial families
+            index = self.total + self.part + self.parts * (fam - self.families)
+        return f"F-{index + 1:07d}"
 
     def new_family(self) -> int:
         self.members.append([])
@@ -328,7 +377,8 @@ class _World:
                    mother: int = -1, father: int = -1) -> int:
         r = self.r
         pid = len(self.people)
-        person = _Person(self.new_iin(born, male), born, male, add_months(born, 216), retirement_day(born, male),
+        iin, born = self.new_iin(born, male)
+        person = _Person(iin, born, male, add_months(born, 216), retirement_day(born, male),
                          fam, mother, father, language=language, region=region, known=self.start - 1)
         if (self.start - born) / _YEAR >= 18:
             if r.random() < 0.92:
@@ -454,7 +504,7 @@ class _World:
 
     def build(self) -> None:
         r = self.r
-        n_employers = max(20, self.families // 8)
+        n_employers = max(20, self.families // 8)  # this part's own employers (their BINs may recur in another)
         for _ in range(n_employers):
             while True:
                 first11 = f"{r.randrange(0, 26):02d}{r.randrange(1, 13):02d}40{r.randrange(100_000):05d}"
@@ -1031,16 +1081,49 @@ def _emission_order(entry: tuple[int, int, Message]) -> tuple[int, int]:
 # --- public API -------------------------------------------------------------------------------
 
 
-def generate(families: int, start: dt.date, days: int, seed: int = 1) -> Iterator[dict]:
-    """Yield contract messages (dicts exactly as they'd be JSON-encoded) in emission order."""
-    world = _World(random.Random(seed), families, start.toordinal(), start.toordinal() + days - 1)
+def part_families(families: int, part: int = 0, parts: int = 1) -> int:
+    """How many of ``families`` part ``part`` of ``parts`` holds: global indices part, part+parts, …"""
+    return len(range(part, families, parts))
+
+
+def part_seed(seed: int, part: int = 0, parts: int = 1) -> int | str:
+    """The random seed of one part: ``seed`` itself for a single part, else derived from (seed, part)."""
+    return seed if parts == 1 else f"familycard-part:{seed}:{part}"
+
+
+def generate(families: int, start: dt.date, days: int, seed: int = 1, *,
+             part: int = 0, parts: int = 1, load_only: bool = False) -> Iterator[dict]:
+    """Yield contract messages (dicts exactly as they'd be JSON-encoded) in emission order.
+
+    ``part``/``parts``: generate only part ``part`` (0-based) of a population of ``families``
+    families split ``parts`` ways — the families with global indices part, part+parts, …; its
+    stream is seeded from (seed, part), and its family ids, IINs, phones and event ids never
+    collide with another part's (module docstring). The concatenation of all parts is not
+    byte-identical to ``parts=1`` but is a statistically equivalent population of ``families``
+    families. Each part's period has its own ``day`` ticks, identical in every part (same event
+    id, so a consumer takes them as one). ``parts=1`` is the single-process stream, unchanged.
+
+    ``load_only``: yield only the population load (registrations and late records), exactly the
+    messages that precede the period in the full stream with the same arguments; the period is
+    neither planned nor simulated (the load does not depend on it).
+    """
+    if parts < 1 or not 0 <= part < parts:
+        raise ValueError(f"part must be in 0..parts-1 and parts >= 1, got part {part} of {parts}")
+    if families < 0:
+        raise ValueError(f"families must be >= 0, got {families}")
+    world = _World(random.Random(part_seed(seed, part, parts)), part_families(families, part, parts),
+                   start.toordinal(), start.toordinal() + days - 1, part=part, parts=parts, total=families,
+                   tag=str(part) if parts > 1 else "",
+                   phone_slots=len(range(part, _SUBSCRIBERS, parts)))
     world.build()
     yield from world.load()
+    if load_only:
+        return
     world.plan()
     yield from world.period()
 
 
-def corrupt(messages: Iterable[dict], fraction: float, seed: int = 1) -> Iterator[bytes]:
+def corrupt(messages: Iterable[dict], fraction: float, seed: int | str = 1) -> Iterator[bytes]:
     """JSON-encode each message as one line and replace about ``fraction`` of them with bad input.
 
     The kinds are those a consumer must survive (``CORRUPTION_KINDS``): invalid JSON, a

@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import collections
 import datetime as dt
+import hashlib
 import io
+import random
 import statistics
+from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
 
-from familycard.generator import CORRUPTION_KINDS, corrupt, generate, retirement_day, write_jsonl
+from familycard import cli
+from familycard.generator import CORRUPTION_KINDS, _World, corrupt, generate, part_families, retirement_day, write_jsonl
 from state.iin import birth_date_of, is_valid, sex_of
 
 START = dt.date(2026, 1, 1)
@@ -303,3 +307,128 @@ def test_corrupted_lines_get_the_expected_dead_letter_codes() -> None:
         assert isinstance(result, codec.DeadLetter), line
         codes[result.code] += 1
     assert {"invalid_json", "schema", "bad_iin", "unknown_type"} <= set(codes)
+
+
+# --- generating a population in parts ----------------------------------------------------------
+
+# write_jsonl(generate(300, START, 60, seed=7)) before parts existed: the default must not move
+PINNED_SHA256 = "bd0db8fd8033cea65ee93e36d2efdc595ab9ce1e9c390150e19e5806ea1ca593"
+
+
+def _sha256(msgs: Any) -> str:
+    out = io.BytesIO()
+    write_jsonl(msgs, out)
+    return hashlib.sha256(out.getvalue()).hexdigest()
+
+
+def test_one_part_is_the_unchanged_single_process_stream() -> None:
+    assert _sha256(generate(300, START, 60, seed=7)) == PINNED_SHA256
+    assert _sha256(generate(300, START, 60, seed=7, part=0, parts=1)) == PINNED_SHA256
+
+
+def _identities(msgs: list[dict[str, Any]]) -> dict[str, list[str]]:
+    """Every family id, IIN, non-tick event id and phone a stream hands out."""
+    got: dict[str, list[str]] = {"families": [], "iins": [], "event_ids": [], "phones": []}
+    for m in msgs:
+        if m["type"] == "day":
+            continue
+        got["event_ids"].append(m["event_id"])
+        data = m["data"]
+        if m["type"] in ("person_registered", "birth"):
+            got["iins"].append(m["iin"])
+        if m["type"] == "person_registered" or (m["type"] == "family_changed"
+                                                 and data["family_id"] not in got["families"]):
+            got["families"].append(data["family_id"])
+        if "phone" in data:
+            got["phones"].append(data["phone"])
+    return got
+
+
+@pytest.mark.parametrize("parts", [2, 3])
+def test_parts_never_collide_and_together_hold_every_family(parts: int) -> None:
+    families = 300
+    streams = [list(generate(families, START, 90, seed=7, part=k, parts=parts)) for k in range(parts)]
+    ids = [_identities(s) for s in streams]
+    for kind in ("families", "iins", "event_ids", "phones"):
+        per_part = [set(i[kind]) for i in ids]
+        if kind != "families":  # within a part too (a family id recurs: one registration per member)
+            assert all(len(set(i[kind])) == len(i[kind]) for i in ids), kind
+        assert sum(map(len, per_part)) == len(set().union(*per_part)), kind  # disjoint across parts
+    for k, s in enumerate(streams):
+        assert all(m["event_id"].startswith(tuple(f"{p}{k}-" for p in ("pop", "civ", "emp", "dis", "sta")))
+                   for m in s if m["type"] != "day")
+        for m in s:
+            if m["type"] in ("person_registered", "birth"):
+                assert is_valid(m["iin"]), m
+                assert _born(m["iin"]).isoformat() == m["data"].get("birth_date", m["occurred_on"])
+                assert sex_of(m["iin"]) == m["data"]["sex"]
+    registered = [{m["data"]["family_id"] for m in s if m["type"] == "person_registered"} for s in streams]
+    assert [len(r) for r in registered] == [part_families(families, k, parts) for k in range(parts)]
+    assert set().union(*registered) == {f"F-{i:07d}" for i in range(1, families + 1)}
+    people = sum(len(i["iins"]) for i in ids)
+    assert 2.9 * families <= people <= 3.6 * families
+    formed = set().union(*(i["families"] for i in ids)) - set().union(*registered)  # households formed in the period
+    assert all(int(f[2:]) > families for f in formed)
+
+
+def test_a_part_is_reproducible_and_differs_from_the_others() -> None:
+    a = list(generate(60, START, 20, seed=3, part=1, parts=3))
+    assert orjson.dumps(a) == orjson.dumps(list(generate(60, START, 20, seed=3, part=1, parts=3)))
+    b = list(generate(60, START, 20, seed=3, part=2, parts=3))
+    assert {m["iin"] for m in a if "iin" in m}.isdisjoint({m["iin"] for m in b if "iin" in m})
+
+
+def test_a_part_out_of_iin_serials_moves_the_birth_day_or_fails_loudly() -> None:
+    world = _World(random.Random(1), 0, START.toordinal(), START.toordinal() + 9, part=2, parts=4000, total=0)
+    born = dt.date(1990, 5, 17).toordinal()  # serials 3, 4003 and 8003 (the ones with a check digit) a date
+    got = [world.new_iin(born, True) for _ in range(9)]
+    assert len({iin for iin, _ in got}) == 9 and all(is_valid(iin) for iin, _ in got)
+    assert all(_born(iin).toordinal() == day and sex_of(iin) == "male" for iin, day in got)
+    assert got[0][1] == born and born < got[-1][1] <= born + 9  # moved on to the next days once full
+    newborn = START.toordinal() + 3  # a birth of the period keeps its date: no IIN left is an error
+    with pytest.raises(RuntimeError, match="IIN serials exhausted"):
+        for _ in range(4):
+            world.new_iin(newborn, False)
+    with pytest.raises(ValueError):
+        next(generate(10, START, 5, part=3, parts=3))
+
+
+@pytest.mark.parametrize(("part", "parts"), [(0, 1), (1, 2)])
+def test_load_only_is_exactly_the_load_of_the_full_stream(part: int, parts: int) -> None:
+    full = [orjson.dumps(m) for m in generate(200, START, 90, seed=4, part=part, parts=parts)]
+    load = [orjson.dumps(m) for m in generate(200, START, 90, seed=4, part=part, parts=parts, load_only=True)]
+    assert load == full[:len(load)]
+    first = orjson.loads(full[len(load)])  # the full stream goes on with the period
+    assert first["type"] == "day" or first["recorded_at"][:10] >= START.isoformat()
+    assert len(_split([orjson.loads(line) for line in full])[0]) == len(load)
+
+
+def test_cli_generates_one_part_of_the_load(tmp_path: Path) -> None:
+    out = tmp_path / "part.jsonl"
+    assert cli.main(["generate", "--families", "100", "--part", "1", "--parts", "2", "--load-only",
+                     "--output", str(out)]) == 0
+    lines = out.read_bytes().splitlines()
+    expected = generate(100, dt.date.fromisoformat(cli.DEFAULT_START), cli.DEFAULT_DAYS, 1,
+                        part=1, parts=2, load_only=True)
+    assert lines == [orjson.dumps(m) for m in expected]
+    msgs = [orjson.loads(line) for line in lines]
+    assert msgs[0]["event_id"] == "pop1-0000001" and all(m["type"] != "day" for m in msgs)
+    assert {m["data"]["family_id"] for m in msgs if m["type"] == "person_registered"} == \
+        {f"F-{i:07d}" for i in range(2, 101, 2)}
+    assert cli.main(["generate", "--families", "10", "--part", "2", "--parts", "2", "--output", str(out)]) == 2
+
+
+def test_family_ids_of_parts_interleave_and_households_formed_later_come_after_all() -> None:
+    def ids(part: int, parts: int, families: int, extra: int) -> list[str]:
+        n = part_families(families, part, parts)
+        world = _World(random.Random(1), n, START.toordinal(), START.toordinal(), part=part, parts=parts,
+                       total=families)
+        return [world.family_id(fam) for fam in range(n + extra)]
+
+    assert ids(0, 1, 3, 2) == ["F-0000001", "F-0000002", "F-0000003", "F-0000004", "F-0000005"]
+    every = [ids(k, 3, 10, 4) for k in range(3)]
+    assert every[1] == ["F-0000002", "F-0000005", "F-0000008", "F-0000012", "F-0000015", "F-0000018", "F-0000021"]
+    flat = [f for part in every for f in part]
+    assert len(flat) == len(set(flat))
+    assert {f for part in every for f in part[:part_families(10, every.index(part), 3)]} == \
+        {f"F-{i:07d}" for i in range(1, 11)}
