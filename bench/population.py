@@ -116,7 +116,8 @@ class PopulationResult:
 # (key, workers, state, recovery)
 RUNS = (("w1", 1, "live", False), ("w1_packed", 1, "packed", False), ("w2", 2, "live", False),
         ("w2_packed", 2, "packed", False), ("w2_rec", 2, "live", True))
-SHARDED_STEPS = {"person": "familycard.person_shards", "family": "familycard.family_shards"}
+SHARDED_STEPS = {"person": "familycard.person_shards", "family": "familycard.family_shards",
+                 "calendar": "familycard.calendar_shards"}
 
 
 def run_label(r: RunFigures) -> str:

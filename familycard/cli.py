@@ -50,6 +50,10 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--shards", type=int,
                      help="Bytewax keys of the person and family stages (default 4096); a recovery "
                           "directory must always be used with the same number")
+    run.add_argument("--initial-state", type=Path, metavar="SEED",
+                     help="start from a seed built by `familycard load` (the population load as a batch "
+                          "job) instead of an empty state; with --recovery, keys that have recovery state "
+                          "keep it. Needs the seed's --shards")
     run.add_argument("--stop-at-end", action="store_true",
                      help="Kafka mode: stop once every input partition is read to its end")
     run.add_argument("--input-prefix", default="", help="Kafka mode: prefix of the input topic names")
@@ -70,6 +74,24 @@ def _parser() -> argparse.ArgumentParser:
     gen = sub.add_parser("generate", help="write a synthetic population and its life events as JSON lines")
     _add_population_args(gen)
     gen.add_argument("--output", type=Path, help="file to write (default: standard output)")
+    gen.add_argument("--part", type=int, default=0,
+                     help="generate only part K (0-based) of --parts: the families with global indices "
+                          "K, K+P, K+2P, ... of --families in all, with ids, IINs, phones and event ids that "
+                          "no other part uses (run the parts in parallel processes; memory ~ families/parts)")
+    gen.add_argument("--parts", type=int, default=1, help="how many parts the population is split into (1)")
+    gen.add_argument("--load-only", action="store_true",
+                     help="write only the population load (registrations and late records), not the "
+                          "period's events and day ticks; the period is not simulated")
+
+    load = sub.add_parser("load", help="the population load as a batch job: build a seed that `run "
+                                       "--initial-state` starts from (see docs/DESIGN.md, 'Bulk load')")
+    load.add_argument("--input", type=Path, action="append", required=True,
+                      help="JSON lines of load messages (registrations and late records); repeat for "
+                           "several files, read in the order given")
+    load.add_argument("--seed", type=Path, required=True, help="directory to create the seed in (new or empty)")
+    load.add_argument("--dead-letters", type=Path, help="where dead letters go (default: SEED/dead-letters.jsonl)")
+    load.add_argument("--workers", type=int, default=1, help="worker processes")
+    load.add_argument("--shards", type=int, help="shards of the flow that will start from it (default 4096)")
 
     rec = sub.add_parser("recovery", help="manage Bytewax recovery partitions")
     rec_sub = rec.add_subparsers(dest="recovery_command", required=True)
@@ -107,21 +129,26 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _messages(args: argparse.Namespace):  # type: ignore[no-untyped-def]
-    from familycard.generator import generate
+    from familycard.generator import generate, part_families
     from familycard.progress import Progress, counted
 
+    part, parts, load_only = getattr(args, "part", 0), getattr(args, "parts", 1), getattr(args, "load_only", False)
     # ~19.5 messages a family for the population load, ~0.023 a family and day after it, one tick a day
-    estimate = (args.families * (19.5 + 0.023 * args.days) + args.days) * (1 + args.bad_fraction / 5)
+    families = part_families(args.families, part, parts)
+    estimate = (families * (19.5 + 0.023 * args.days) + args.days if not load_only else families * 19.5) \
+        * (1 + args.bad_fraction / 5)
     progress = Progress("generate", estimate, approximate=True)
-    return counted(generate(args.families, dt.date.fromisoformat(args.start), args.days, args.seed), progress)
+    return counted(generate(args.families, dt.date.fromisoformat(args.start), args.days, args.seed,
+                            part=part, parts=parts, load_only=load_only), progress)
 
 
 def _write_events(args: argparse.Namespace, out) -> int:  # type: ignore[no-untyped-def]
-    from familycard.generator import corrupt, write_jsonl
+    from familycard.generator import corrupt, part_seed, write_jsonl
 
     if args.bad_fraction > 0:
         n = 0
-        for line in corrupt(_messages(args), args.bad_fraction, args.seed):
+        seed = part_seed(args.seed, getattr(args, "part", 0), getattr(args, "parts", 1))
+        for line in corrupt(_messages(args), args.bad_fraction, seed):
             out.write(line + b"\n")
             n += 1
         return n
@@ -129,6 +156,10 @@ def _write_events(args: argparse.Namespace, out) -> int:  # type: ignore[no-unty
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
+    if args.parts < 1 or not 0 <= args.part < args.parts:
+        print(f"familycard generate: --part must be in 0..--parts-1 (got --part {args.part} --parts {args.parts})",
+              file=sys.stderr)
+        return 2
     if args.output:
         with open(args.output, "wb") as fh:
             n = _write_events(args, fh)
@@ -151,6 +182,8 @@ def _worker_argv(args: argparse.Namespace, input_path: Path) -> list[str]:
             "--simulate-citizens" if _simulate(args) else "--no-simulate-citizens"]
     if args.recovery:
         argv += ["--recovery", str(args.recovery)]
+    if args.initial_state:
+        argv += ["--initial-state", str(args.initial_state)]
     return argv
 
 
@@ -189,6 +222,14 @@ def cmd_run(args: argparse.Namespace) -> int:
         args.shards = DEFAULT_SHARDS
     set_packed(args.state == "packed")
     set_shards(args.shards)
+    from flows.shards import set_seed
+    from state.seed import SeedError, SeedReader
+
+    try:
+        set_seed(SeedReader(args.initial_state) if args.initial_state else None)  # process-wide, like the rest
+    except SeedError as exc:
+        print(f"familycard run: {exc}", file=sys.stderr)
+        return 2
     _start_metrics(args)
     if args.kafka:
         return _run_kafka(args)
@@ -304,6 +345,26 @@ def cmd_produce(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_load(args: argparse.Namespace) -> int:
+    from flows.bulk_load import LoadRefused, bulk_load
+    from flows.shards import DEFAULT_SHARDS
+
+    shards = args.shards or DEFAULT_SHARDS
+    dead = args.dead_letters or args.seed / "dead-letters.jsonl"
+    try:
+        r = bulk_load(args.input, args.seed, dead_letters=dead, workers=args.workers, shards=shards)
+    except (LoadRefused, FileExistsError) as exc:
+        print(f"familycard load: {exc}", file=sys.stderr)
+        return 2
+    dl = sum(r.dead_letters.values())
+    print(f"loaded {r.messages} messages in {r.seconds['total']:.1f} s ({r.messages / r.seconds['total']:,.0f}/s, "
+          f"{args.workers} worker(s)): {r.people} person slots, {r.families} families, {r.calendar_keys} calendar "
+          f"keys; {dl} dead letter(s){' -> ' + str(dead) if dl else ''}")
+    print(f"seed {args.seed} ({shards} shards): " + ", ".join(f"{k} {v / 2**20:.1f} MiB" for k, v in r.seed_bytes.items())
+          + f"; last recorded {r.last_recorded}: start the stream after it with `run --initial-state {args.seed}`")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "generate":
@@ -314,6 +375,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return cmd_tick(args)
     if args.command == "produce":
         return cmd_produce(args)
+    if args.command == "load":
+        return cmd_load(args)
     if args.command == "recovery":
         from flows.runner import init_recovery
 

@@ -31,7 +31,7 @@ from familycard.citizens import reply_for
 from flows import metrics
 from flows.routing import CALENDAR, FAMILY, OFFER_CALENDAR, PERSON, due_key, route
 from flows.shards import BROADCAST, ShardLogic, configured_shards, shard_of
-from flows.stages import CalendarLogic, FamilyLogic, OfferLogic, PersonLogic
+from flows.stages import CalendarKeyLogic, CalendarLogic, FamilyLogic, OfferLogic, PersonLogic
 from rules import Params, load_params
 from schemas.codec import (
     DeadLetter,
@@ -220,20 +220,23 @@ def build_flow(source: Source[RawMessage], outputs: Outputs, params: Params | No
     routed = op.flat_map("decode_route", raw, decode_route)
     to_person, rest = _select("to_person", routed, PERSON, lambda t: (shard_of(t[1], shards), t[1:]))
     to_calendar, rest = _select("to_calendar", rest, CALENDAR)
-    quarterly, rest = _select("to_family_shards", rest, FAMILY, lambda t: (t[1], (BROADCAST, t[2])))
+    quarterly, rest = _select("to_family_shards", rest, FAMILY, lambda t: (t[1], (BROADCAST, (t[1], t[2]))))
     to_offer_calendar, rest = _select("to_offer_calendar", rest, OFFER_CALENDAR)
     bad_b = op.branch("bad_input_split", rest, lambda t: t[0] == BAD_INPUT)
     bad = op.map("bad_input", bad_b.trues, lambda t: dead_letter_out(t[2]))
     replies = op.map("replies_keyed", bad_b.falses, lambda t: (t[1], t[2]))
 
     # calendar: ticks wake the people due today (birthdays, kandas, ruling expiries)
-    person_wakes = _unkey("person_wakes", op.stateful("calendar", to_calendar, CalendarLogic))
+    person_wakes = op.stateful_batch("calendar_shards", op.map("by_calendar_shard", to_calendar,
+                                                               lambda kv: (shard_of(kv[0], shards), kv)),
+                                     lambda resume: ShardLogic(resume, CalendarKeyLogic, shards, None, "calendar"))
+    person_wakes = _unkey("person_wakes", person_wakes)
     person_in = op.merge("person_in", to_person,
                          op.map("as_subject", person_wakes,
                                 lambda kv: (shard_of(kv[0], shards), (kv[0], (kv[1], ROLE_SUBJECT)))))
 
     person_out = op.stateful_batch("person_shards", person_in, lambda resume: ShardLogic(
-        resume, lambda slot: PersonLogic(slot, late), shards, metrics.PERSONS))
+        resume, lambda slot: PersonLogic(slot, late), shards, metrics.PERSONS, "person"))
     accepted = op.branch("accepted", person_out, lambda kv: isinstance(kv[1], MemberUpdate))
     rejected = op.map("rejected", accepted.falses, lambda kv: rejection_out(kv[1]))
 
@@ -241,7 +244,7 @@ def build_flow(source: Source[RawMessage], outputs: Outputs, params: Params | No
                                              lambda kv: (shard_of(kv[1].family_id, shards), (kv[1].family_id, kv[1]))),
                          quarterly)
     family_out = _unkey("family_out", op.stateful_batch("family_shards", by_family, lambda resume: ShardLogic(
-        resume, lambda card: FamilyLogic(card, params), shards, metrics.FAMILIES)))
+        resume, lambda card: FamilyLogic(card, params), shards, metrics.FAMILIES, "family")))
 
     family_errors = op.branch("rule_errors", family_out, lambda x: isinstance(x, Rejection))
     rule_errors = op.map("rule_error_out", family_errors.trues, rejection_out)

@@ -23,8 +23,10 @@ from typing import Any, Protocol
 from bytewax.operators import StatefulBatchLogic
 
 from flows import metrics
+from state.seed import SeedReader
 
-__all__ = ["BROADCAST", "KeyLogic", "ShardLogic", "ShardState", "shard_of", "set_snapshots", "set_packed", "set_shards", "configured_shards", "DEFAULT_SHARDS"]
+__all__ = ["BROADCAST", "KeyLogic", "ShardLogic", "ShardState", "shard_of", "set_snapshots", "set_packed",
+           "set_shards", "set_seed", "configured_shards", "DEFAULT_SHARDS"]
 
 # Shards per sharded stage. Too few and each touched shard's snapshot is large (recovery
 # writes a shard whole); too many and Bytewax's per-key costs come back. 4 096 keeps a shard
@@ -34,7 +36,9 @@ DEFAULT_SHARDS = 4096
 _PROTOCOL = pickle.HIGHEST_PROTOCOL
 
 # A value keyed by this goes to every key the shard holds (in key order): the quarterly
-# wake reaches each family without a registry of family ids or an item per family.
+# wake reaches each family without a registry of family ids or an item per family. The
+# value travels as ``(shard id, value)``: a shard that starts from a seed must know which
+# one it is before its first key, and a batch of broadcasts has no other key to tell it.
 BROADCAST = "*"
 
 _snapshots = True
@@ -72,6 +76,17 @@ def configured_shards() -> int:
     return _shards
 
 
+_seed: SeedReader | None = None
+
+
+def set_seed(seed: SeedReader | None) -> None:
+    """Start every shard that has no recovery state from this seed (``familycard load``)."""
+    global _seed
+    if seed is not None:
+        seed.check_shards(_shards)
+    _seed = seed
+
+
 def shard_of(key: str, shards: int) -> str:
     """Stable across processes and runs (Python's ``hash`` is salted per process)."""
     return str(zlib.crc32(key.encode()) % shards)
@@ -103,10 +118,14 @@ class ShardLogic(StatefulBatchLogic[tuple[str, Any], Any, ShardState | None]):
     """
 
     def __init__(self, resume: ShardState | None, make: Callable[[Any], KeyLogic], shards: int,
-                 gauge: str) -> None:
+                 gauge: str | None, stage: str | None = None) -> None:
         self.make = make
         self.shards = shards
-        self.gauge = metrics.state_size(gauge)
+        self.gauge = metrics.state_size(gauge) if gauge is not None else None
+        # a stage's seed is read when the shard first sees a value (Bytewax does not tell a
+        # builder its key); recovery state, when there is some, always wins
+        self.seed = _seed if resume is None and stage is not None else None
+        self.stage = stage
         self.snapshots = _snapshots
         self.is_packed = _packed
         self.packed: dict[str, bytes] = {}   # packed: every slot; live: the last snapshot's
@@ -122,7 +141,26 @@ class ShardLogic(StatefulBatchLogic[tuple[str, Any], Any, ShardState | None]):
             self.eof_keys = set(eof_keys)
             if not self.is_packed:
                 self.live = {k: pickle.loads(b) for k, b in self.packed.items()}
-            self.gauge.inc(len(self.packed))
+            self._count(len(self.packed))
+
+    def _count(self, n: int) -> None:
+        if self.gauge is not None and n:
+            self.gauge.inc(n)
+
+    def _seeded(self, shard: str) -> None:
+        """Take this shard's slots from the seed (once, before the first batch)."""
+        seed, self.seed = self.seed, None
+        assert seed is not None and self.stage is not None
+        slots = seed.shard(self.stage, int(shard))
+        if not slots:
+            return
+        if self.is_packed:
+            self.packed = slots
+        else:
+            self.live = {k: pickle.loads(b) for k, b in slots.items()}
+            if self.snapshots:  # the first snapshot must hold them: live mode pickles only dirty keys
+                self.packed = slots
+        self._count(len(slots))
 
     def _load(self, key: str) -> tuple[bool, Any]:
         if self.is_packed:
@@ -132,9 +170,13 @@ class ShardLogic(StatefulBatchLogic[tuple[str, Any], Any, ShardState | None]):
         return (False, None) if slot is _MISSING else (True, slot)
 
     def on_batch(self, values: list[tuple[str, Any]]) -> tuple[Iterable[Any], bool]:
+        if self.seed is not None:
+            key, value = values[0]
+            self._seeded(value[0] if key == BROADCAST else shard_of(key, self.shards))
         groups: dict[str, list[Any]] = {}
         for key, value in values:
             if key == BROADCAST:
+                value = value[1]
                 for k in sorted(self.packed if self.is_packed else self.live):
                     groups.setdefault(k, []).append(value)
                 continue
@@ -169,7 +211,7 @@ class ShardLogic(StatefulBatchLogic[tuple[str, Any], Any, ShardState | None]):
             if existed:
                 self.packed.pop(key, None)
                 self.live.pop(key, None)
-                self.gauge.dec()
+                self._count(-1)
             self.eof_keys.discard(key)
             self.dirty.discard(key)
             return
@@ -180,7 +222,7 @@ class ShardLogic(StatefulBatchLogic[tuple[str, Any], Any, ShardState | None]):
             if self.snapshots:
                 self.dirty.add(key)
         if not existed:
-            self.gauge.inc()
+            self._count(1)
         if logic.has_eof_work():
             self.eof_keys.add(key)
         else:

@@ -1,9 +1,10 @@
 """The per-key logic of the flow's stages: thin shells around ``state/`` slots.
 
 Each holds one key's slot, feeds it the key's inputs, and returns what it says to emit.
-``CalendarLogic`` and ``OfferLogic`` are Bytewax logics (a Bytewax key each); ``PersonLogic``
-and ``FamilyLogic`` run inside ``flows.shards.ShardLogic`` (``KeyLogic``), which keeps and
-snapshots their slots, so they have no ``snapshot`` of their own.
+``CalendarLogic`` (the offer calendar) and ``OfferLogic`` are Bytewax logics (a Bytewax key
+each); ``PersonLogic``, ``FamilyLogic`` and ``CalendarKeyLogic`` run inside
+``flows.shards.ShardLogic`` (``KeyLogic``), which keeps and snapshots their slots, so they have
+no ``snapshot`` of their own.
 Those that merge inputs from several upstream keys (family, offers) sort each batch by the
 source sequence first: Bytewax groups a batch by key, which loses the read order.
 """
@@ -31,7 +32,7 @@ from state.offers import EXPIRE, OPEN, IssuedOffer, OfferSlot, Withdrawal, expir
 from state.person import ROLE_FATHER, ROLE_MOTHER, ROLE_SUBJECT
 from state.person_stage import DEDUP_DAYS, PersonOutput, PersonSlot, Rejection
 
-__all__ = ["PersonLogic", "CalendarLogic", "FamilyLogic", "OfferLogic"]
+__all__ = ["PersonLogic", "CalendarLogic", "CalendarKeyLogic", "calendar_step", "fires", "FamilyLogic", "OfferLogic"]
 
 Keyed = tuple[str, Any]
 
@@ -98,45 +99,79 @@ def _account(out: list[PersonOutput]) -> None:
 
 # --- calendars ----------------------------------------------------------------------------
 
+def _pending(slot: DueSlot | BirthSlot | None) -> int:
+    return len(slot.timers) if isinstance(slot, DueSlot) else 0
+
+
+def calendar_step(slot: DueSlot | BirthSlot | None, value: Any) -> tuple[DueSlot | BirthSlot, list[Keyed]]:
+    """One calendar key's slot after ``value`` (a registration or a tick), and the wakes it emits."""
+    if isinstance(value, (BirthReg, BirthTick)):
+        birth = slot if isinstance(slot, BirthSlot) else BirthSlot()
+        if isinstance(value, BirthReg):
+            birth.register(value.iin)
+            return birth, []
+        due = birth.wake(value.kinds, value.event.occurred_on)
+        return birth, [(t.target, wake_event(t.kind, t.target, value.event)) for t in due]
+    dslot = slot if isinstance(slot, DueSlot) else DueSlot()
+    if isinstance(value, Tick):
+        return dslot, [(t.target, wake_event(t.kind, t.target, value.event)) for t in dslot.tick()]
+    fired = dslot.register(value)  # a Timer; fires at once if its date was already ticked
+    return dslot, [(t.target, wake_event(t.kind, t.target, _tick_for(t.due))) for t in fired]
+
+
 class CalendarLogic(StatefulLogic[Any, Keyed, Any]):
-    """A due-date (``d:``) or birth-date (``b:``) slot; emits ``(target, wake event)``."""
+    """A due-date (``d:``) slot of the offer calendar; emits ``(target, wake event)``."""
 
     def __init__(self, resume: DueSlot | BirthSlot | None) -> None:
         self.slot = resume
-        metrics.state_size(metrics.CALENDAR_TIMERS).inc(self._pending())
-
-    def _pending(self) -> int:
-        return len(self.slot.timers) if isinstance(self.slot, DueSlot) else 0
+        metrics.state_size(metrics.CALENDAR_TIMERS).inc(_pending(self.slot))
 
     def on_item(self, value: Any) -> tuple[Iterable[Keyed], bool]:
-        before = self._pending()
-        result = self._on_item(value)
-        if (change := self._pending() - before) != 0:
+        before = _pending(self.slot)
+        self.slot, out = calendar_step(self.slot, value)
+        if (change := _pending(self.slot) - before) != 0:
             metrics.state_size(metrics.CALENDAR_TIMERS).inc(change)
-        return result
-
-    def _on_item(self, value: Any) -> tuple[Iterable[Keyed], bool]:
-        if isinstance(value, (BirthReg, BirthTick)):
-            birth = self.slot if isinstance(self.slot, BirthSlot) else BirthSlot()
-            self.slot = birth
-            if isinstance(value, BirthReg):
-                birth.register(value.iin)
-                return [], StatefulLogic.RETAIN
-            due = birth.wake(value.kinds, value.event.occurred_on)
-            return [(t.target, wake_event(t.kind, t.target, value.event)) for t in due], StatefulLogic.RETAIN
-        slot = self.slot if isinstance(self.slot, DueSlot) else DueSlot()
-        self.slot = slot
-        if isinstance(value, Tick):
-            return [(t.target, wake_event(t.kind, t.target, value.event)) for t in slot.tick()], StatefulLogic.RETAIN
-        fired = slot.register(value)  # a Timer; fires at once if its date was already ticked
-        return [(t.target, wake_event(t.kind, t.target, _tick_for(t.due))) for t in fired], StatefulLogic.RETAIN
+        return out, StatefulLogic.RETAIN
 
     def snapshot(self) -> Any:
+        return _copy_calendar(self.slot)
+
+
+def _copy_calendar(slot: DueSlot | BirthSlot | None) -> Any:
+    if isinstance(slot, BirthSlot):
+        return BirthSlot(slot.iins[:])
+    assert isinstance(slot, DueSlot)
+    return DueSlot(slot.ticked, list(slot.timers))
+
+
+class CalendarKeyLogic:
+    """A due-date (``d:``) or birth-date (``b:``) slot of the life-event calendar, inside a
+    ``flows.shards.ShardLogic`` (sharded so that a seed can start it and recovery stores a
+    few thousand rows instead of one per date)."""
+
+    def __init__(self, resume: DueSlot | BirthSlot | None) -> None:
+        self.slot = resume
+
+    def on_batch(self, values: list[Any]) -> tuple[Iterable[Keyed], bool]:
         slot = self.slot
-        if isinstance(slot, BirthSlot):
-            return BirthSlot(slot.iins[:])
-        assert isinstance(slot, DueSlot)
-        return DueSlot(slot.ticked, list(slot.timers))
+        before = _pending(slot)
+        out: list[Keyed] = []
+        for value in values:
+            slot, wakes = calendar_step(slot, value)
+            out.extend(wakes)
+        self.slot = slot
+        if (change := _pending(slot) - before) != 0:
+            metrics.state_size(metrics.CALENDAR_TIMERS).inc(change)
+        return out, StatefulLogic.RETAIN
+
+    def on_eof(self) -> tuple[Iterable[Keyed], bool]:
+        return [], StatefulLogic.RETAIN
+
+    def state(self) -> DueSlot | BirthSlot | None:
+        return self.slot
+
+    def has_eof_work(self) -> bool:
+        return False
 
 
 def _tick_for(on: Day) -> Event:
@@ -151,6 +186,18 @@ _ROLE_ORDER = {ROLE_SUBJECT: 0, ROLE_MOTHER: 1, ROLE_FATHER: 2}
 
 def source_order(update: MemberUpdate) -> tuple[int, int]:
     return _seq(update.event), _ROLE_ORDER.get(update.role, 3)
+
+
+def fires(update: MemberUpdate, params: Params) -> bool:
+    """Whether the family stage runs the rules on ``update`` (else it only folds the card in).
+
+    ``familycard load`` asks the same question of every load message: a bulk load takes only
+    facts that fire nothing (rules.md §5), so its state equals the stream's.
+    """
+    event = update.event
+    return (update.fire and isinstance(event, Event)
+            and event.occurred_on >= params.in_force_from
+            and (has_rules(event.type, update.role) or event.type in WITHDRAWAL_TRIGGERS))
 
 
 class FamilyLogic:
@@ -195,9 +242,7 @@ class FamilyLogic:
             self.family = FamilyCard(update.family_id)
         family = self.family
         event, card = update.event, update.card
-        firing = (update.fire and isinstance(event, Event)
-                  and event.occurred_on >= self.params.in_force_from
-                  and (has_rules(event.type, update.role) or event.type in WITHDRAWAL_TRIGGERS))
+        firing = fires(update, self.params)
         children_before = len(family.children(event.occurred_on)) if firing and isinstance(event, Event) else None
         apply_update(family, update)
         out: list[Any] = []
