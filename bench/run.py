@@ -7,6 +7,7 @@ Prints every figure as it comes, then the summary table, and writes the mode's s
 
 1. ``bench.kafka_throughput``: full flow vs Kafka passthroughs on one broker;
 2. ``bench.population``: population load + a year, 1 and 2 processes, recovery on and off;
+   ``bench.bulk_load``: the same load as a batch job (``familycard load``), the year from its seed;
 3. ``bench.latency``: event → notification latency at a steady rate, recovery on;
 4. scale-out: from 2 (1 vs 2 processes, same outputs);
 5. ``bench.batch``: the nightly DuckDB batch vs the stream's per-event cost;
@@ -27,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench import batch, kafka_throughput, latency, population, profile, scaleout_probe
+from bench import batch, bulk_load, kafka_throughput, latency, population, profile, scaleout_probe
 from bench.common import BENCH_DIR, GIB, ROOT, Target, broker, fmt_bytes, fmt_int, machine
 
 RESULTS = BENCH_DIR / "RESULTS.md"
@@ -77,7 +78,8 @@ def _table(header: list[str], rows: list[list[Any]]) -> list[str]:
 
 
 def targets(tp: kafka_throughput.ThroughputResult, pop: population.PopulationResult,
-            lat: latency.LatencyResult, bat: batch.BatchResult) -> list[Target]:
+            lat: latency.LatencyResult, bat: batch.BatchResult,
+            bulk: bulk_load.BulkResult | None = None) -> list[Target]:
     out = [Target("1. full flow throughput over Kafka / aligned passthrough", "≥ 0.5×",
                   f"{tp.ratio:.2f}× ({fmt_int(tp.rate('full'))} vs {fmt_int(tp.rate('aligned'))} msg/s)",
                   tp.ratio >= 0.5)]
@@ -86,10 +88,18 @@ def targets(tp: kafka_throughput.ThroughputResult, pop: population.PopulationRes
         x = pop.extrapolate(key)
         out.append(Target(f"2. load 20 M people, 2 processes, {label} (extrapolated)", "≤ 10 min",
                           f"{x['load_seconds'] / 60:,.0f} min", x["load_seconds"] <= 600))
+    if bulk is not None and 2 in bulk.loads:
+        minutes = bulk.nation_load_minutes(2)
+        out.append(Target("2. load 20 M people as a batch job (`familycard load`), 2 processes (extrapolated)",
+                          "≤ 10 min", f"{minutes:,.1f} min", minutes <= 10))
     for key, label in (("w2_packed", "packed state"), ("w2", "live state")):
         rss = pop.extrapolate(key)["rss_peak"]
         out.append(Target(f"2. RSS with 20 M people, 2 processes, {label} (extrapolated peak)", "≤ 8 GiB",
                           fmt_bytes(rss), rss <= 8 * GIB))
+    if bulk is not None and "packed" in bulk.years:
+        rss = bulk.rss_per_person("packed") * bulk.people * bulk.scale
+        out.append(Target("2. RSS with 20 M people, stream started from the seed, packed state (extrapolated)",
+                          "≤ 8 GiB", fmt_bytes(rss), rss <= 8 * GIB))
     p = lat.pct()
     ok = lat.rate >= 0.95 * lat.rate_target and bool(lat.lat_create)
     out.append(Target(f"3. latency p99 at {lat.rate_target:.0f} events/s, recovery on", "≤ 100 ms",
@@ -109,7 +119,7 @@ def targets(tp: kafka_throughput.ThroughputResult, pop: population.PopulationRes
 def render(mode: str, sizes: Sizes, mach: dict[str, str], tp: kafka_throughput.ThroughputResult,
            pop: population.PopulationResult, lats: list[latency.LatencyResult], bat: batch.BatchResult,
            profs: list[profile.Profile], tgts: list[Target], seconds: float,
-           probe: scaleout_probe.ProbeResult | None = None) -> str:
+           probe: scaleout_probe.ProbeResult | None = None, bulk: bulk_load.BulkResult | None = None) -> str:
     lat = lats[0]
     L: list[str] = []
     L.append(f"## `make bench{'-quick' if mode == 'quick' else ''}` — {mach['date']}")
@@ -208,6 +218,10 @@ def render(mode: str, sizes: Sizes, mach: dict[str, str], tp: kafka_throughput.T
                  "(a family's member cards counted in full, as after crossing processes). "
                  f"All live snapshot rows: {fmt_bytes(total)}, i.e. "
                  f"{fmt_bytes(total * pop.scale)} at 6.2 M families.")
+        L.append("")
+
+    if bulk is not None:
+        L += bulk_load.render(bulk)
         L.append("")
 
     # 3 ------------------------------------------------------------------------------------------
@@ -345,8 +359,8 @@ def write_results(mode: str, section: str) -> None:
         text = re.sub(re.escape(start) + r".*?" + re.escape(end) + r"\n?", lambda _: block, text, flags=re.S)
     else:
         # full before quick: the long run's figures come first
-        other = "<!-- bench:quick:start -->"
-        if mode == "full" and other in text:
+        other = {"full": "<!-- bench:quick:start -->", "nation": "<!-- bench:full:start -->"}.get(mode, "")
+        if other and other in text:
             text = text.replace(other, block + "\n" + other, 1)
         else:
             text = text.rstrip() + "\n\n" + block
@@ -393,6 +407,8 @@ def main(argv: list[str] | None = None) -> int:
                 lats.append(latency.measure(b.bootstrap, sizes.latency_families, sizes.latency_window,
                                             sizes.latency_rate, work / "latency-epoch1", epoch_seconds=1.0, log=log))
         pop = population.measure(sizes.population_families, work / "population", log=log)
+        bulk = bulk_load.measure(sizes.population_families, work / "bulk", log=log,
+                                 whole_output=work / "population" / "out-w1")
         from familycard.generator import generate
 
         messages = list(generate(sizes.population_families, population.START, 365, 7))  # the same population
@@ -421,8 +437,8 @@ def main(argv: list[str] | None = None) -> int:
         if a.work is None:
             shutil.rmtree(work, ignore_errors=True)
     seconds = time.perf_counter() - t0
-    tgts = targets(tp, pop, lats[0], bat)
-    section = render(mode, sizes, mach, tp, pop, lats, bat, profs, tgts, seconds, probe)
+    tgts = targets(tp, pop, lats[0], bat, bulk)
+    section = render(mode, sizes, mach, tp, pop, lats, bat, profs, tgts, seconds, probe, bulk)
     print()
     print(section)
     width = max(len(t.name) for t in tgts)

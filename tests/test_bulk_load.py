@@ -276,3 +276,26 @@ def test_quick_subject_is_the_parsed_subject_or_undecided() -> None:
             continue  # one worker (the quick owner) dead-letters it
         assert type(parsed) is dict and parsed.get("iin") == quick, line
     assert decided > len(lines) // 2
+
+
+@pytest.mark.kafka
+def test_live_mode_starts_from_the_seed(population: dict[str, Path], tmp_path: Path, kafka_bootstrap: str,
+                                        unique_topic_prefix: str) -> None:
+    from flows.kafka_io import ensure_topics, produce_all, read_topic
+    from flows.topics import INPUT_TOPICS, OUTPUT_TOPICS, topic_of
+
+    p = unique_topic_prefix
+    ensure_topics(kafka_bootstrap, [p + t for t in (*INPUT_TOPICS, *OUTPUT_TOPICS.values())])
+    messages = []
+    for line in population["year"].read_bytes().splitlines():
+        obj = orjson.loads(line)
+        key = obj.get("iin") or obj.get("phone") or "day"
+        messages.append((p + topic_of(obj), key.encode(), line))
+    produce_all(kafka_bootstrap, messages)
+    assert main(["run", "--kafka", kafka_bootstrap, "--stop-at-end", "--input-prefix", p, "--output-prefix", p,
+                 "--shards", str(SHARDS), "--initial-state", str(_seed(population, "seed2", 2))]) == 0
+    whole = tmp_path / "whole"
+    assert main(["run", "--input", str(population["all"]), "--output", str(whole), "--shards", str(SHARDS)]) == 0
+    live = sorted(orjson.loads(v)["notification_id"] for _, v in read_topic(kafka_bootstrap, p + "notifications"))
+    replayed = sorted(orjson.loads(x)["notification_id"] for x in (whole / "notifications.jsonl").read_bytes().splitlines())
+    assert len(replayed) > 20 and live == replayed
