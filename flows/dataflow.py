@@ -31,7 +31,7 @@ from familycard.citizens import reply_for
 from flows import metrics
 from flows.routing import CALENDAR, FAMILY, OFFER_CALENDAR, PERSON, due_key, route
 from flows.shards import BROADCAST, ShardLogic, configured_shards, shard_of
-from flows.stages import CalendarKeyLogic, CalendarLogic, FamilyLogic, OfferLogic, PersonLogic
+from flows.stages import CalendarKeyLogic, CalendarLogic, FamilyLogic, OfferLogic, PersonLogic, count_restored_timers
 from rules import Params, load_params
 from schemas.codec import (
     DeadLetter,
@@ -229,7 +229,8 @@ def build_flow(source: Source[RawMessage], outputs: Outputs, params: Params | No
     # calendar: ticks wake the people due today (birthdays, kandas, ruling expiries)
     person_wakes = op.stateful_batch("calendar_shards", op.map("by_calendar_shard", to_calendar,
                                                                lambda kv: (shard_of(kv[0], shards), kv)),
-                                     lambda resume: ShardLogic(resume, CalendarKeyLogic, shards, None, "calendar"))
+                                     lambda resume: ShardLogic(resume, CalendarKeyLogic, shards, None, "calendar",
+                                                               count_restored_timers))
     person_wakes = _unkey("person_wakes", person_wakes)
     person_in = op.merge("person_in", to_person,
                          op.map("as_subject", person_wakes,

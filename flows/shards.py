@@ -118,8 +118,10 @@ class ShardLogic(StatefulBatchLogic[tuple[str, Any], Any, ShardState | None]):
     """
 
     def __init__(self, resume: ShardState | None, make: Callable[[Any], KeyLogic], shards: int,
-                 gauge: str | None, stage: str | None = None) -> None:
+                 gauge: str | None, stage: str | None = None,
+                 restored: Callable[[dict[str, bytes]], None] | None = None) -> None:
         self.make = make
+        self.restored = restored  # told of slots that come from recovery or a seed (gauges inside slots)
         self.shards = shards
         self.gauge = metrics.state_size(gauge) if gauge is not None else None
         # a stage's seed is read when the shard first sees a value (Bytewax does not tell a
@@ -142,6 +144,8 @@ class ShardLogic(StatefulBatchLogic[tuple[str, Any], Any, ShardState | None]):
             if not self.is_packed:
                 self.live = {k: pickle.loads(b) for k, b in self.packed.items()}
             self._count(len(self.packed))
+            if restored is not None:
+                restored(self.packed)
 
     def _count(self, n: int) -> None:
         if self.gauge is not None and n:
@@ -161,6 +165,8 @@ class ShardLogic(StatefulBatchLogic[tuple[str, Any], Any, ShardState | None]):
             if self.snapshots:  # the first snapshot must hold them: live mode pickles only dirty keys
                 self.packed = slots
         self._count(len(slots))
+        if self.restored is not None:
+            self.restored(slots)
 
     def _load(self, key: str) -> tuple[bool, Any]:
         if self.is_packed:

@@ -12,6 +12,7 @@ source sequence first: Bytewax groups a batch by key, which loses the read order
 from __future__ import annotations
 
 import logging
+import pickle
 from collections.abc import Iterable
 from typing import Any
 
@@ -32,7 +33,7 @@ from state.offers import EXPIRE, OPEN, IssuedOffer, OfferSlot, Withdrawal, expir
 from state.person import ROLE_FATHER, ROLE_MOTHER, ROLE_SUBJECT
 from state.person_stage import DEDUP_DAYS, PersonOutput, PersonSlot, Rejection
 
-__all__ = ["PersonLogic", "CalendarLogic", "CalendarKeyLogic", "calendar_step", "fires", "FamilyLogic", "OfferLogic"]
+__all__ = ["PersonLogic", "CalendarLogic", "CalendarKeyLogic", "calendar_step", "count_restored_timers", "fires", "FamilyLogic", "OfferLogic"]
 
 Keyed = tuple[str, Any]
 
@@ -142,6 +143,13 @@ def _copy_calendar(slot: DueSlot | BirthSlot | None) -> Any:
         return BirthSlot(slot.iins[:])
     assert isinstance(slot, DueSlot)
     return DueSlot(slot.ticked, list(slot.timers))
+
+
+def count_restored_timers(slots: dict[str, bytes]) -> None:
+    """Calendar slots restored from recovery or a seed: their pending timers join the gauge."""
+    pending = sum(_pending(pickle.loads(b)) for k, b in slots.items() if k.startswith("d:"))
+    if pending:
+        metrics.state_size(metrics.CALENDAR_TIMERS).inc(pending)
 
 
 class CalendarKeyLogic:

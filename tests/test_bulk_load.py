@@ -299,3 +299,24 @@ def test_live_mode_starts_from_the_seed(population: dict[str, Path], tmp_path: P
     live = sorted(orjson.loads(v)["notification_id"] for _, v in read_topic(kafka_bootstrap, p + "notifications"))
     replayed = sorted(orjson.loads(x)["notification_id"] for x in (whole / "notifications.jsonl").read_bytes().splitlines())
     assert len(replayed) > 20 and live == replayed
+
+
+def test_state_gauges_count_what_the_seed_brought(population: dict[str, Path], tmp_path: Path) -> None:
+    """A seeded run ends with the same state sizes as the whole-file run (timers from the seed included)."""
+    from flows import metrics
+
+    kinds = (metrics.PERSONS, metrics.FAMILIES, metrics.CALENDAR_TIMERS, metrics.OPEN_OFFERS)
+
+    def sizes() -> dict[str, float]:
+        return {k: metrics.state_size(k)._value.get() for k in kinds}
+
+    before = sizes()
+    assert main(["run", "--input", str(population["all"]), "--output", str(tmp_path / "a"), "--shards", str(SHARDS)]) == 0
+    middle = sizes()
+    assert main(["run", "--input", str(population["year"]), "--output", str(tmp_path / "b"), "--shards", str(SHARDS),
+                 "--initial-state", str(_seed(population, "seed2", 2))]) == 0
+    after = sizes()
+    whole = {k: middle[k] - before[k] for k in kinds}
+    seeded = {k: after[k] - middle[k] for k in kinds}
+    assert whole[metrics.CALENDAR_TIMERS] > 0 and whole[metrics.PERSONS] > 400
+    assert seeded == whole
