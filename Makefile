@@ -68,3 +68,10 @@ bench-quick: $(BENCH_STAMP)
 
 bench: $(BENCH_STAMP)
 	$(PY) -m bench.run --full
+
+## make bench-nation NATION_DIR=/big/disk: the national-scale run (6.2 M families loaded with
+## `familycard load`, then a week of the stream from the seed); ~1.5 h and ~35 GB of disk
+NATION_DIR ?= /tmp/familycard-nation
+.PHONY: bench-nation
+bench-nation: $(BENCH_STAMP)
+	$(PY) -m bench.nation --work $(NATION_DIR)
