@@ -84,8 +84,8 @@ def _sorted(path: Path) -> list[bytes]:
 
 def measure(families: int, work: Path, seed: int = 7, log=print,  # type: ignore[no-untyped-def]
             whole_output: Path | None = None) -> BulkResult:
-    from familycard.generator import generate
     from bench.population import START
+    from familycard.generator import generate
 
     work.mkdir(parents=True, exist_ok=True)
     messages = list(generate(families, START, 365, seed))

@@ -163,7 +163,7 @@ def main(argv: list[str] | None = None) -> int:
              f"({fmt_int(events / w.wall)}/s), CPU {w.cpu:.0f} s |")
     L.append(f"| its RSS | {fmt_bytes(start_rss)} after start, **{fmt_bytes(end_rss)}** at the end of the week "
              f"({(end_rss - start_rss) / people:,.0f} B a person), peak {fmt_bytes(w.peak_rss_sum)} |")
-    L.append(f"| outputs | " + ", ".join(f"{k} {fmt_int(v)}" for k, v in outputs.items()) + " |")
+    L.append("| outputs | " + ", ".join(f"{k} {fmt_int(v)}" for k, v in outputs.items()) + " |")
     L.append("")
     section = "\n".join(L) + "\n"
     print(section)

@@ -54,7 +54,6 @@ from state import dates
 from state.calendar import BirthSlot, DueSlot, Timer
 from state.family import MemberUpdate
 from state.family_build import FamilyAssembler, Record, VisitLog, order_of
-from state.person import ROLE_SUBJECT
 from state.person_stage import PersonSlot, Rejection
 from state.seed import SeedWriter
 

@@ -19,10 +19,10 @@ import pytest
 
 from familycard.cli import main
 from familycard.generator import generate
-from state.iin import make_iin
 from flows.bulk_load import LoadRefused, bulk_load
 from state.family import FamilyCard, MemberUpdate, apply_update
 from state.family_build import FamilyAssembler, VisitLog, order_of
+from state.iin import make_iin
 from state.person import PersonCard
 from state.seed import SeedError, SeedReader
 
