@@ -33,7 +33,6 @@ import pickle
 import shutil
 import tempfile
 import time
-import zlib
 from array import array
 from collections import OrderedDict
 from collections.abc import Sequence
@@ -46,12 +45,14 @@ from typing import Any
 import orjson
 
 from flows.routing import CALENDAR, PERSON, route
+from flows.shards import shard_number
 from flows.stages import fires
 from flows.topics import topic_of
 from rules import Params, load_params
 from schemas.codec import DeadLetter, RawMessage, dead_letter_record, decode
 from state import dates
 from state.calendar import BirthSlot, DueSlot, Timer
+from state.events import Origin
 from state.family import MemberUpdate
 from state.family_build import FamilyAssembler, Record, VisitLog, order_of
 from state.person_stage import PersonSlot, Rejection
@@ -89,10 +90,6 @@ class _Job:
     shards: int
     groups: int
     params: Params
-
-
-def _shard(key: str, shards: int) -> int:
-    return zlib.crc32(key.encode()) % shards  # as flows.shards.shard_of
 
 
 def _hwm() -> int:
@@ -166,7 +163,7 @@ class _People:
         self.slots[key] = pickle.dumps(slot, _PROTOCOL)
         by_group: dict[int, list[Record]] = {}
         for record in log.records():
-            g = _shard(record[0], self.job.shards) % self.job.groups
+            g = shard_number(record[0], self.job.shards) % self.job.groups
             by_group.setdefault(g, []).append(record)
         for g, records in by_group.items():
             self.spills[g].write(pickle.dumps(records, _PROTOCOL))
@@ -191,8 +188,11 @@ class _People:
 
     def reject(self, r: Rejection, seq: int) -> None:
         assert r.event.origin is not None
-        self.dead.append((seq, orjson.dumps(dead_letter_record(r.event.origin, r.code, r.message, r.path))))
-        self.dead_codes[r.code] = self.dead_codes.get(r.code, 0) + 1
+        self.dead_letter(seq, r.event.origin, r.code, r.message, r.path)
+
+    def dead_letter(self, seq: int, origin: Origin, code: str, message: str, path: str) -> None:
+        self.dead.append((seq, orjson.dumps(dead_letter_record(origin, code, message, path))))
+        self.dead_codes[code] = self.dead_codes.get(code, 0) + 1
 
     def finish(self, end_seq: int) -> None:
         """The input ended: dead-letter what is still held, as the stream's end of input does."""
@@ -209,6 +209,10 @@ def _people(job: _Job, worker: int) -> dict[str, Any]:
     """Phase 1 in one worker process (see the module doc)."""
     t0 = time.perf_counter()
     W, shards = job.workers, job.shards
+
+    def owner(iin: str) -> int:
+        return shard_number(iin, shards) % W
+
     settle = job.params.scalar_int("tsa_settle_days")
     people = _People(job, worker)
     births: dict[str, tuple[array, array]] = {}   # b: key -> (seqs, iins as int64)
@@ -227,7 +231,7 @@ def _people(job: _Job, worker: int) -> dict[str, Any]:
                 messages += 1
                 seq = base + n
                 quick = _quick_subject(value)
-                if quick is not None and _shard(quick, shards) % W != worker:
+                if quick is not None and owner(quick) != worker:
                     continue  # another worker's person, and no parent in it: not even parsed
                 try:
                     parsed = orjson.loads(value)
@@ -237,21 +241,19 @@ def _people(job: _Job, worker: int) -> dict[str, Any]:
                     mine = True
                 else:
                     subject = parsed.get("iin") if type(parsed) is dict else None
-                    mine = (_shard(subject, shards) % W if type(subject) is str else 0) == worker
+                    mine = (owner(subject) if type(subject) is str else 0) == worker
                 parents: list[str] = []
                 if type(parsed) is dict and parsed.get("type") in ("birth", "person_registered"):
                     data = parsed.get("data")
                     if type(data) is dict:
                         parents = [p for f in ("mother_iin", "father_iin")
-                                   if type(p := data.get(f)) is str and _shard(p, shards) % W == worker]
+                                   if type(p := data.get(f)) is str and owner(p) == worker]
                 if not mine and not parents:
                     continue
                 event = decode(RawMessage(topic_of(parsed), value, None, None, n, None, parsed, seq))
                 if isinstance(event, DeadLetter):
                     if mine:
-                        people.dead.append((seq, orjson.dumps(
-                            dead_letter_record(event.origin, event.code, event.message, event.path))))
-                        people.dead_codes[event.code] = people.dead_codes.get(event.code, 0) + 1
+                        people.dead_letter(seq, event.origin, event.code, event.message, event.path)
                     continue
                 where = f"{path}:{n}"
                 if event.type in _NOT_LOAD:
@@ -261,7 +263,7 @@ def _people(job: _Job, worker: int) -> dict[str, Any]:
                     last_recorded = max(last_recorded, event.recorded_on)
                 for dest, key, val in route(event, settle, shards):
                     if dest == PERSON:
-                        if _shard(key, shards) % W == worker:
+                        if owner(key) == worker:
                             people.apply(key, val, seq, where)
                     elif dest == CALENDAR and mine:
                         if isinstance(val, Timer):
@@ -277,7 +279,7 @@ def _people(job: _Job, worker: int) -> dict[str, Any]:
     seed = SeedWriter(Path(job.seed), shards)
     by_shard: dict[int, dict[str, bytes]] = {}
     for key, blob in people.slots.items():
-        by_shard.setdefault(_shard(key, shards), {})[key] = blob
+        by_shard.setdefault(shard_number(key, shards), {})[key] = blob
     written = sum(seed.write_shard("person", s, slots) for s, slots in by_shard.items())
     with open(Path(job.spill) / f"calendar-{worker}.pkl", "wb") as fh:
         pickle.dump((births, timers), fh, _PROTOCOL)
@@ -306,7 +308,7 @@ def _families(job: _Job, worker: int) -> dict[str, Any]:
                         assembler.add(record)
         by_shard: dict[int, dict[str, bytes]] = {}
         for fid, card in assembler.families().items():
-            by_shard.setdefault(_shard(fid, job.shards), {})[fid] = pickle.dumps(card, _PROTOCOL)
+            by_shard.setdefault(shard_number(fid, job.shards), {})[fid] = pickle.dumps(card, _PROTOCOL)
         del assembler
         for s, slots in by_shard.items():
             written += seed.write_shard("family", s, slots)
@@ -335,15 +337,14 @@ def _calendar(job: _Job) -> tuple[int, int]:
             if iin not in seen:
                 seen.add(iin)
                 slot.iins.append(iin)
-        by_shard.setdefault(_shard(key, job.shards), {})[key] = pickle.dumps(slot, _PROTOCOL)
+        by_shard.setdefault(shard_number(key, job.shards), {})[key] = pickle.dumps(slot, _PROTOCOL)
     for key, items in timers.items():
         items.sort(key=lambda st: st[0])
-        # DueSlot.register on a slot never ticked, without its linear membership test (a due
-        # date holds ~10 000 timers at national scale: minutes of comparisons)
-        kept: dict[Timer, None] = {}
+        dslot = DueSlot()
         for _, timer in items:
-            kept.setdefault(timer, None)
-        by_shard.setdefault(_shard(key, job.shards), {})[key] = pickle.dumps(DueSlot(False, list(kept)), _PROTOCOL)
+            fired = dslot.register(timer)
+            assert not fired  # nothing was ticked during a load
+        by_shard.setdefault(shard_number(key, job.shards), {})[key] = pickle.dumps(dslot, _PROTOCOL)
     seed = SeedWriter(Path(job.seed), job.shards)
     written = sum(seed.write_shard("calendar", s, slots) for s, slots in by_shard.items())
     return len(births) + len(timers), written

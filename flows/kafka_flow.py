@@ -44,7 +44,7 @@ def run_kafka(args: argparse.Namespace) -> int:
             argv.append("--stop-at-end")
         if args.recovery:
             argv += ["--recovery", str(args.recovery)]
-        if getattr(args, "initial_state", None):
+        if args.initial_state:
             argv += ["--initial-state", str(args.initial_state)]
         run_cluster(argv, args.workers)
         return 0

@@ -25,7 +25,7 @@ from bytewax.operators import StatefulBatchLogic
 from flows import metrics
 from state.seed import SeedReader
 
-__all__ = ["BROADCAST", "KeyLogic", "ShardLogic", "ShardState", "shard_of", "set_snapshots", "set_packed",
+__all__ = ["BROADCAST", "KeyLogic", "ShardLogic", "ShardState", "shard_of", "shard_number", "set_snapshots", "set_packed",
            "set_shards", "set_seed", "configured_shards", "DEFAULT_SHARDS"]
 
 # Shards per sharded stage. Too few and each touched shard's snapshot is large (recovery
@@ -87,9 +87,14 @@ def set_seed(seed: SeedReader | None) -> None:
     _seed = seed
 
 
-def shard_of(key: str, shards: int) -> str:
+def shard_number(key: str, shards: int) -> int:
     """Stable across processes and runs (Python's ``hash`` is salted per process)."""
-    return str(zlib.crc32(key.encode()) % shards)
+    return zlib.crc32(key.encode()) % shards
+
+
+def shard_of(key: str, shards: int) -> str:
+    """``shard_number`` as the Bytewax key of the shard."""
+    return str(shard_number(key, shards))
 
 
 class KeyLogic(Protocol):

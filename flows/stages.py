@@ -29,8 +29,9 @@ from state.calendar import BirthSlot, DueSlot, Timer
 from state.dates import Day
 from state.events import QUARTER_START, WAKE_TYPES, Event, wake_event
 from state.family import FamilyCard, MemberUpdate, apply_update, prune_issued
+from state.family_build import order_of
 from state.offers import EXPIRE, OPEN, IssuedOffer, OfferSlot, Withdrawal, expiry_days
-from state.person import ROLE_FATHER, ROLE_MOTHER, ROLE_SUBJECT
+from state.person import ROLE_SUBJECT
 from state.person_stage import DEDUP_DAYS, PersonOutput, PersonSlot, Rejection
 
 __all__ = ["PersonLogic", "CalendarLogic", "CalendarKeyLogic", "calendar_step", "count_restored_timers", "fires", "FamilyLogic", "OfferLogic"]
@@ -189,11 +190,8 @@ def _tick_for(on: Day) -> Event:
 
 # --- family -----------------------------------------------------------------------------
 
-_ROLE_ORDER = {ROLE_SUBJECT: 0, ROLE_MOTHER: 1, ROLE_FATHER: 2}
-
-
-def source_order(update: MemberUpdate) -> tuple[int, int]:
-    return _seq(update.event), _ROLE_ORDER.get(update.role, 3)
+def source_order(update: MemberUpdate) -> int:
+    return order_of(_seq(update.event), update.role)
 
 
 def fires(update: MemberUpdate, params: Params) -> bool:

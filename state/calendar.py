@@ -37,7 +37,7 @@ class Timer:
     kind: str
 
 
-@compact(codecs={"index": (lambda _: None, lambda _: None)})  # the index is never pickled
+@compact(codecs={"index": (lambda _: None, lambda _: None)})  # a built index pickles as None
 @dataclass(slots=True)
 class DueSlot:
     """``index`` is a set of ``timers`` for the "already registered?" test, built on first use:

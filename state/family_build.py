@@ -28,7 +28,8 @@ _ROLE_ORDER = {ROLE_SUBJECT: 0, "mother": 1, "father": 2}
 
 
 def order_of(seq: int, role: str) -> int:
-    """The family stage's order of updates (``flows.stages.source_order``) as one int."""
+    """The family stage's order of member updates: source sequence, then subject, mother,
+    father (``flows.stages.source_order`` sorts by it)."""
     return seq * 4 + _ROLE_ORDER.get(role, 3)
 
 

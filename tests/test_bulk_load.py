@@ -17,6 +17,7 @@ from typing import Any
 import orjson
 import pytest
 
+from bench.common import load_split
 from familycard.cli import main
 from familycard.generator import generate
 from flows.bulk_load import LoadRefused, bulk_load
@@ -32,12 +33,9 @@ OUTPUTS = ("notifications.jsonl", "assignments.jsonl", "dead-letters.jsonl", "ou
 
 
 def _split(families: int, days: int, seed: int = 5) -> tuple[list[bytes], list[bytes]]:
-    load: list[bytes] = []
-    year: list[bytes] = []
-    for m in generate(families, START, days, seed):
-        when = m.get("recorded_at") or m.get("occurred_on") or ""
-        (year if year or m.get("type") == "day" or when[:10] >= START.isoformat() else load).append(orjson.dumps(m))
-    return load, year
+    messages = list(generate(families, START, days, seed))
+    at = load_split(messages, START)
+    return [orjson.dumps(m) for m in messages[:at]], [orjson.dumps(m) for m in messages[at:]]
 
 
 @pytest.fixture(scope="module")
