@@ -359,7 +359,8 @@ def cmd_load(args: argparse.Namespace) -> int:
     dl = sum(r.dead_letters.values())
     print(f"loaded {r.messages} messages in {r.seconds['total']:.1f} s ({r.messages / r.seconds['total']:,.0f}/s, "
           f"{args.workers} worker(s)): {r.people} person slots, {r.families} families, {r.calendar_keys} calendar "
-          f"keys; {dl} dead letter(s){' -> ' + str(dead) if dl else ''}")
+          f"keys; {dl} dead letter(s)"
+          + (f" ({', '.join(f'{c} {n}' for c, n in sorted(r.dead_letters.items()))}) -> {dead}" if dl else ""))
     print(f"seed {args.seed} ({shards} shards): " + ", ".join(f"{k} {v / 2**20:.1f} MiB" for k, v in r.seed_bytes.items())
           + f"; last recorded {r.last_recorded}: start the stream after it with `run --initial-state {args.seed}`")
     return 0

@@ -137,7 +137,7 @@ def test_seed_with_two_processes_and_recovery(population: dict[str, Path], tmp_p
     assert ids(a["notifications.jsonl"]) == ids(b["notifications.jsonl"])
 
 
-def test_bad_load_lines_are_dead_lettered_as_the_stream_does(tmp_path: Path) -> None:
+def test_bad_load_lines_are_dead_lettered_as_the_stream_does(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     load, _ = _split(30, 1)
     regs = [x for x in load if b'"person_registered"' in x]
     bad = [
@@ -160,6 +160,10 @@ def test_bad_load_lines_are_dead_lettered_as_the_stream_does(tmp_path: Path) -> 
     assert {"invalid_json", "bad_iin", "duplicate", "unknown_person"} <= codes
     assert sum(report.dead_letters.values()) == len(stream_dead)
     assert SeedReader(tmp_path / "seed").manifest["dead_letters"] == report.dead_letters
+    # the command line names the counts by code and where the records went
+    assert main(["load", "--input", str(src), "--seed", str(tmp_path / "seed2"), "--shards", str(SHARDS)]) == 0
+    said = capsys.readouterr().out
+    assert "duplicate 1" in said and "unknown_person 1" in said and str(tmp_path / "seed2" / "dead-letters.jsonl") in said
 
 
 NOBODY = make_iin(dt.date(1985, 1, 1), "male", 9001)
