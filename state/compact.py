@@ -58,7 +58,7 @@ EXTENSION_CODES: dict[tuple[str, str], int] = {
     ("state.events", "_Event"): 244,
     ("state.events", "_Origin"): 245,
     ("state.person", "_Ruling"): 246,
-    ("state.family", "_Grant"): 247,
+    ("state.rights", "_Digest"): 247,
     ("state.person_stage", "_Rejection"): 248,
     ("state.offers", "_OfferSlot"): 249,
     ("state.offers", "_IssuedOffer"): 250,

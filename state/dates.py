@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 
 __all__ = [
-    "Day", "Month", "day", "iso", "to_date", "month_of", "month_iso", "parse_month",
+    "Day", "Month", "day", "kz_day", "KZ_TIME", "iso", "to_date", "month_of", "month_iso", "parse_month",
     "add_months", "birthday_on", "age_in_months", "age_years", "quarter_start",
 ]
 
@@ -22,6 +22,19 @@ def day(value: str | dt.date) -> Day:
     if isinstance(value, dt.date):
         return value.toordinal()
     return dt.date.fromisoformat(value[:10]).toordinal()
+
+
+_FIVE_HOURS = dt.timedelta(hours=5)
+KZ_TIME = dt.timezone(_FIVE_HOURS, "UTC+5")  # all of Kazakhstan since 1 March 2024
+
+
+def kz_day(instant: str) -> Day:
+    """The Kazakhstan (UTC+5) date of an ISO 8601 instant with an offset (rules.md §5a: dates of
+    instants are taken in Kazakhstan time, whatever offset the instant carries)."""
+    when = dt.datetime.fromisoformat(instant)  # raises ValueError on an impossible date or time
+    if when.utcoffset() == _FIVE_HOURS:
+        return when.toordinal()
+    return when.astimezone(KZ_TIME).toordinal()
 
 
 def to_date(d: Day) -> dt.date:

@@ -6,12 +6,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from state.compact import DAY, compact
+from state.compact import DAY, OPT_DAY, compact
 from state.dates import Day
 
 __all__ = [
     "Event", "Origin", "LIFE_EVENT_TYPES", "TRIGGERLESS_TYPES", "WAKE_TYPES", "RETIREMENT_AGE", "TURNS_18",
-    "KANDAS_NOTICE_DUE", "RULING_EXPIRED", "QUARTER_START", "wake_event",
+    "KANDAS_NOTICE_DUE", "RULING_EXPIRED", "QUARTER_START", "BIRTH_CHECK", "wake_event", "tick_data",
 ]
 
 LIFE_EVENT_TYPES = frozenset({
@@ -28,7 +28,8 @@ TURNS_18 = "turns_18"                      # the subject turns 18 on D
 KANDAS_NOTICE_DUE = "kandas_notice_due"    # D = the subject's kandas valid_until - 30 days
 RULING_EXPIRED = "ruling_expired"          # D = the day after the subject's ruling's valid_until
 QUARTER_START = "quarter_start"            # D = the first day of a quarter; role "family"
-WAKE_TYPES = frozenset({RETIREMENT_AGE, TURNS_18, KANDAS_NOTICE_DUE, RULING_EXPIRED, QUARTER_START})
+BIRTH_CHECK = "birth_check"                # D = the recorded day of a child's birth: the subject is the mother
+WAKE_TYPES = frozenset({RETIREMENT_AGE, TURNS_18, KANDAS_NOTICE_DUE, RULING_EXPIRED, QUARTER_START, BIRTH_CHECK})
 
 # rules.md §5: a population load must not offer every existing family its benefits again.
 TRIGGERLESS_TYPES = frozenset({"person_registered", "contact_changed"})
@@ -53,14 +54,17 @@ class Origin:
     timestamp_ms: int | None = None
 
 
-@compact(codecs={"occurred_on": DAY, "recorded_on": DAY})
+@compact(codecs={"occurred_on": DAY, "recorded_on": DAY, "open_day": OPT_DAY})
 @dataclass(slots=True, frozen=True)
 class Event:
     """A life event, a day tick or an SMS reply, after decoding and validation.
 
     ``subject`` is the IIN for life events, the phone for ``sms_reply`` and empty for ``day``.
-    ``recorded_on`` is the local date of ``recorded_at`` (the day the registry knew), which
-    is the ``issued_on`` of anything the event triggers.
+    ``recorded_on`` is the local (Kazakhstan, UTC+5) date of ``recorded_at`` (the day the
+    registry knew), which is the ``issued_on`` of anything the event triggers. ``open_day`` is
+    the day the flow was in when the source released the message (the day after the last
+    ``day`` tick it had released; None before the first): a message that arrives after its
+    recorded day's tick is acted on as of ``open_day`` (an offer's reply window starts then).
     """
 
     event_id: str
@@ -70,10 +74,24 @@ class Event:
     recorded_on: Day
     data: Mapping[str, Any] = field(default_factory=dict)
     origin: Origin | None = None
+    open_day: Day | None = None
 
     @property
     def delay_days(self) -> int:
         return self.recorded_on - self.occurred_on
+
+
+def tick_data(raw: Any) -> dict[str, Any]:
+    """A ``day`` tick's ``data``: what the source says of it beside the date — its ``phase``
+    (1: life-event timers, 2: offer timers), ``first`` (the first tick the source released
+    since it started: the calendar catches up on what was due before it) and ``filled`` (the
+    source made it up for a day the scheduler skipped)."""
+    data: dict[str, Any] = {"phase": raw.phase}
+    if raw.first_tick:
+        data["first"] = True
+    if raw.filled:
+        data["filled"] = True
+    return data
 
 
 def wake_event(kind: str, target: str, tick: Event) -> Event:

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from state.compact import OPT_DAY, compact, rebuilder
+from state import dates
+from state.compact import compact, rebuilder
 from state.dates import Day
 from state.person import CARD_PICKLE_ORDER, PersonCard
 
-__all__ = ["FamilyCard", "MemberUpdate", "Grant", "apply_update", "prune_issued"]
+__all__ = ["FamilyCard", "MemberUpdate", "apply_update", "prune_former"]
 
 
 @compact
@@ -35,36 +36,23 @@ class MemberUpdate:
     fire: bool = False
 
 
-@compact(codecs={"reply_by": OPT_DAY})
-@dataclass(slots=True, frozen=True)
-class Grant:
-    """An offer this family issued that may still be open or running (for withdrawals)."""
-
-    nid: str
-    code: str
-    recipient: str
-    subject: str
-    period: str | None
-    reply_by: Day | None
-    end_month: int | None
-
-
 @dataclass(slots=True)
 class FamilyCard:
-    """``issued``: notification id -> issued_on of what this family issued (one occasion, one
-    offer), kept ``DEDUP_DAYS`` (see ``prune_issued``). ``grants``: the offers among them whose
-    ground a later event could still remove.
+    """``members``: the latest card of each living member (IIN -> card), in the order the
+    family stage stored them. ``former``: members who left or died by a *fresh* event (not a
+    late record or a load), with the date they left: targeted assistance is judged as of a
+    quarter's first day (rules.md §5a) some days later, when they still count. Kept only until
+    the quarter they left in has started (``prune_former``).
 
-    Pickled flat (``__reduce_ex__``): the family id, issued, grants, then each member card's
-    compact tuple (its key is its IIN). The family's own id and its members' IINs are
-    pickled once: a card's family id, parents' IINs and children that equal them are
+    Pickled flat (``__reduce_ex__``): the family id, former members, then each
+    member card's compact tuple (its key is its IIN). The family's own id and its members'
+    IINs are pickled once: a card's family id, parents' IINs and children that equal them are
     written as references to the same string (the pickle memo): ~10 % fewer bytes.
     """
 
     family_id: str
     members: dict[str, PersonCard] = field(default_factory=dict)
-    issued: dict[str, Day] = field(default_factory=dict)
-    grants: dict[str, Grant] = field(default_factory=dict)
+    former: dict[str, tuple[PersonCard, Day]] = field(default_factory=dict)
 
     def __reduce_ex__(self, _protocol: object = None) -> tuple[object, tuple[object, ...]]:
         fid = self.family_id
@@ -76,7 +64,7 @@ class FamilyCard:
         for iin, card in members.items():
             args = _card_reduce(card, 4)[1]
             if card.iin != iin:  # keyed otherwise than by its IIN (never in the flow): as it is
-                return _FamilyCard, (fid, self.issued or None, self.grants or None, members)
+                return _FamilyCard, (fid, self.former or None, members)
             args = list(args)
             n = len(args)
             for i in _SHARED_AT:
@@ -87,7 +75,7 @@ class FamilyCard:
             if n > _CHILDREN and args[_CHILDREN]:
                 args[_CHILDREN] = tuple([canon.get(c, c) for c in args[_CHILDREN]])
             cards.append(tuple(args))
-        return _FamilyCard, (fid, self.issued or None, self.grants or None, *cards)
+        return _FamilyCard, (fid, self.former or None, *cards)
 
     __reduce__ = __reduce_ex__
 
@@ -107,6 +95,14 @@ class FamilyCard:
     def get(self, iin: str | None) -> PersonCard | None:
         return None if iin is None else self.members.get(iin)
 
+    def members_on(self, on: Day) -> list[PersonCard]:
+        """The living members as of ``on`` (rules.md §5a: targeted assistance is judged on the
+        state of the quarter's first day): members who had joined by then, and former members
+        who left or died after it, each with the card they had when they left."""
+        out = [c for c in self.members.values() if c.family_since <= on and (c.died_on is None or c.died_on > on)]
+        out += [c for c, left in self.former.values() if left > on and (c.died_on is None or c.died_on > on)]
+        return out
+
 
 _card_reduce = PersonCard.__reduce_ex__
 _make_card = rebuilder(PersonCard)
@@ -116,7 +112,7 @@ _SHARED_AT = tuple(CARD_PICKLE_ORDER.index(n) for n in ("iin", "family_id", "mot
 _CHILDREN = CARD_PICKLE_ORDER.index("children")
 
 
-def _FamilyCard(family_id: str, issued: dict[str, Day] | None, grants: dict[str, Grant] | None,  # noqa: N802
+def _FamilyCard(family_id: str, former: dict[str, tuple[PersonCard, Day]] | None,  # noqa: N802
                 *cards: object) -> FamilyCard:
     """Rebuilds a pickled ``FamilyCard`` (extension code 242, ``state.compact``)."""
     family = _new(FamilyCard)
@@ -129,17 +125,16 @@ def _FamilyCard(family_id: str, issued: dict[str, Day] | None, grants: dict[str,
             card = _make_card(*args)  # type: ignore[misc]
             members[card.iin] = card
         family.members = members
-    family.issued = {} if issued is None else issued
-    family.grants = {} if grants is None else grants
+    family.former = {} if former is None else former
     return family
 
 
-def prune_issued(family: FamilyCard, today: Day, keep_days: int) -> None:
-    """Forget issued ids older than ``keep_days``, except offers still running or open."""
-    if len(family.issued) <= 8:
-        return
-    cutoff = today - keep_days
-    family.issued = {nid: d for nid, d in family.issued.items() if d >= cutoff or nid in family.grants}
+def prune_former(family: FamilyCard, today: Day) -> None:
+    """Forget former members who left before the current quarter began: no later assessment
+    of targeted assistance (as of a quarter's first day) can count them."""
+    if family.former:
+        first = dates.quarter_start(today)
+        family.former = {iin: (c, left) for iin, (c, left) in family.former.items() if left > first}
 
 
 def apply_update(family: FamilyCard, update: MemberUpdate) -> FamilyCard:

@@ -30,19 +30,34 @@ ROLE_MOTHER = "mother"
 ROLE_FATHER = "father"
 
 
-@compact(codecs={"valid_until": OPT_DAY, "decided_on": DAY})
+@compact(codecs={"valid_until": OPT_DAY, "decided_on": DAY, "since": DAY, "revoked_on": OPT_DAY})
 @dataclass(slots=True, frozen=True)
 class Ruling:
-    """A disability ruling in force (medical-social expertise)."""
+    """The latest disability ruling (medical-social expertise), kept after a revocation.
+
+    ``since`` is the first day of the *episode*: a ruling decided while the previous one was
+    still in force (a re-examination) continues it, so rights grounded in the disability are
+    the same rights with new terms (rules.md §5a, "Superseded"); a ruling after a gap starts a
+    new episode. ``revoked_on`` is set by a ``disability_revoked`` dated after the decision: the
+    ruling stays on the card so that "was it in force on D?" can still be answered (targeted
+    assistance is judged as of a quarter's first day, after the fact).
+    """
 
     group: str
     cause: str
     loss_pct: int
     valid_until: Day | None
     decided_on: Day
+    since: Day = 0          # 0: the episode starts with this ruling (``episode``)
+    revoked_on: Day | None = None
+
+    @property
+    def episode(self) -> Day:
+        return self.since or self.decided_on
 
     def in_force(self, on: Day) -> bool:
-        return self.decided_on <= on and (self.valid_until is None or on <= self.valid_until)
+        return (self.decided_on <= on and (self.valid_until is None or on <= self.valid_until)
+                and (self.revoked_on is None or on < self.revoked_on))
 
 
 # Pickled (state.compact) in this order, the fields most often set first: trailing defaults
@@ -52,7 +67,7 @@ CARD_PICKLE_ORDER = (
     "contact_as_of", "phone", "language", "iban", "region", "mother_iin", "father_iin", "children",
     "contributions", "employed_since", "pension_kzt", "dismissed_on", "dismissal_reason",
     "unemployed_since", "unemployed_until", "ruling", "ruling_as_of", "disabled_before_18",
-    "awards", "kandas_until", "died_on",
+    "awards", "kandas_until", "died_on", "version",
 )
 # Compression tables for the pickle (append only; any other value is pickled as it is).
 _SEXES = ("", "male", "female")
@@ -104,6 +119,9 @@ class PersonCard:
     unemployed_until: Day | None = None
     awards: tuple[str, ...] = ()
     kandas_until: Day | None = None
+    # Incremented by every event that changes the card: the order of a person's cards wherever
+    # they travel (the rights ledger keeps the newest it has seen, from whichever family).
+    version: int = 0
 
     @property
     def alive(self) -> bool:
@@ -126,11 +144,11 @@ class PersonCard:
         return sum(1 for m in self.contributions if m <= up_to)
 
     def is_unemployed(self, on: Day) -> bool:
-        return (
-            self.unemployed_since is not None
-            and self.unemployed_since <= on
-            and (self.unemployed_until is None or self.unemployed_until < self.unemployed_since)
-        )
+        """Registered unemployed on ``on``: registered by then and not deregistered since the
+        registration and by then (a deregistration dated before the registration ends an
+        earlier spell)."""
+        since, until = self.unemployed_since, self.unemployed_until
+        return since is not None and since <= on and (until is None or until < since or on < until)
 
 
 def _make_evolve() -> Any:
@@ -161,16 +179,24 @@ def new_card(iin: str) -> PersonCard:
     return PersonCard(iin=iin)
 
 
-def apply(card: PersonCard, event: Event, role: str = ROLE_SUBJECT) -> PersonCard:
+def apply(card: PersonCard, event: Event, role: str = ROLE_SUBJECT, *, adult_years: int) -> PersonCard:
     """The card after ``event``; ``role`` says whether the card is the event's subject or a parent.
 
+    ``adult_years`` is the parameter ``adult_age_years`` (a child is under it): the card keeps
+    the date its person becomes an adult, because "is a child" is asked on every family update.
     Duplicate handling is the caller's job (it must dead-letter them); ``apply`` itself is
     idempotent for every event type, so a duplicate that slipped through changes nothing.
     """
     if role != ROLE_SUBJECT:
-        return _apply_as_parent(card, event)
-    handler = _HANDLERS.get(event.type)
-    return card if handler is None else handler(card, event)
+        new = _apply_as_parent(card, event)
+    elif event.type in ("person_registered", "birth"):
+        new = (_registered if event.type == "person_registered" else _born)(card, event, adult_years)
+    else:
+        handler = _HANDLERS.get(event.type)
+        new = card if handler is None else handler(card, event)
+    if new is not card:
+        new.version = card.version + 1  # a fresh card, not yet shared
+    return new
 
 
 def _apply_as_parent(card: PersonCard, event: Event) -> PersonCard:
@@ -180,7 +206,7 @@ def _apply_as_parent(card: PersonCard, event: Event) -> PersonCard:
     return replace(card, children=card.children + (child,))
 
 
-def _registered(card: PersonCard, e: Event) -> PersonCard:
+def _registered(card: PersonCard, e: Event, adult_years: int) -> PersonCard:
     d = e.data
     moved = card.family_id is None or e.occurred_on >= card.family_since
     newer_contact = e.occurred_on >= card.contact_as_of
@@ -189,7 +215,7 @@ def _registered(card: PersonCard, e: Event) -> PersonCard:
         registered=True,
         registered_on=card.registered_on or e.occurred_on,
         birth=dates.day(d["birth_date"]),
-        adult_on=dates.birthday_on(dates.day(d["birth_date"]), 18),
+        adult_on=dates.birthday_on(dates.day(d["birth_date"]), adult_years),
         sex=d["sex"],
         family_id=d["family_id"] if moved else card.family_id,
         family_since=e.occurred_on if moved else card.family_since,
@@ -203,14 +229,14 @@ def _registered(card: PersonCard, e: Event) -> PersonCard:
     )
 
 
-def _born(card: PersonCard, e: Event) -> PersonCard:
+def _born(card: PersonCard, e: Event, adult_years: int) -> PersonCard:
     d = e.data
     return replace(
         card,
         registered=True,
         registered_on=card.registered_on or e.occurred_on,
         birth=e.occurred_on,
-        adult_on=dates.birthday_on(e.occurred_on, 18),
+        adult_on=dates.birthday_on(e.occurred_on, adult_years),
         sex=d["sex"],
         family_id=d["family_id"],
         family_since=e.occurred_on,
@@ -269,21 +295,31 @@ def _disability_ruling(card: PersonCard, e: Event) -> PersonCard:
         return card
     d = e.data
     until = d.get("valid_until")
+    on = e.occurred_on
+    previous = card.ruling
+    # A re-examination decided while (or the day after) the previous ruling was in force
+    # continues its episode; after a gap or a revocation a new episode starts.
+    continues = previous is not None and (previous.in_force(on) or previous.in_force(on - 1))
     ruling = Ruling(
         group=d["group"],
         cause=d["cause"],
         loss_pct=int(d["loss_of_working_capacity_pct"]),
         valid_until=dates.day(until) if until else None,
-        decided_on=e.occurred_on,
+        decided_on=on,
+        since=previous.episode if continues and previous is not None and previous.episode != on else 0,
     )
     before_18 = card.disabled_before_18 or d["group"] == "child" or d["cause"] == "since_childhood"
     return replace(card, ruling=ruling, ruling_as_of=e.occurred_on, disabled_before_18=before_18)
 
 
 def _disability_revoked(card: PersonCard, e: Event) -> PersonCard:
-    if e.occurred_on < card.ruling_as_of:
+    """A revocation dated before the ruling on the card is older news: it changes nothing."""
+    ruling = card.ruling
+    if e.occurred_on < card.ruling_as_of or ruling is None or ruling.revoked_on is not None:
         return card
-    return replace(card, ruling=None, ruling_as_of=e.occurred_on)
+    revoked = Ruling(ruling.group, ruling.cause, ruling.loss_pct, ruling.valid_until, ruling.decided_on, ruling.since,
+                     e.occurred_on)
+    return replace(card, ruling=revoked, ruling_as_of=e.occurred_on)
 
 
 def _award(card: PersonCard, e: Event) -> PersonCard:
@@ -314,9 +350,7 @@ def _unemployed_deregistered(card: PersonCard, e: Event) -> PersonCard:
     return replace(card, unemployed_until=e.occurred_on)
 
 
-_HANDLERS = {
-    "person_registered": _registered,
-    "birth": _born,
+_HANDLERS = {  # person_registered and birth: in ``apply`` (they need the adult age)
     "family_changed": _family_changed,
     "contact_changed": _contact_changed,
     "death": _death,

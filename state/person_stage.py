@@ -10,13 +10,13 @@ from dataclasses import dataclass, field
 
 from state.compact import compact, rebuilder
 from state.dates import Day
-from state.events import TRIGGERLESS_TYPES, WAKE_TYPES, Event
+from state.events import BIRTH_CHECK, TRIGGERLESS_TYPES, WAKE_TYPES, Event
 from state.family import MemberUpdate
-from state.person import ROLE_SUBJECT, PersonCard, apply, new_card
+from state.person import ROLE_MOTHER, ROLE_SUBJECT, PersonCard, apply, new_card
 from state.seen import EMPTY as NOTHING_SEEN
 from state.seen import Seen
 
-__all__ = ["PersonSlot", "Rejection", "PersonOutput", "Seen", "remember", "DEDUP_DAYS", "MAX_HELD"]
+__all__ = ["PersonSlot", "PersonSettings", "Rejection", "PersonOutput", "Seen", "remember", "DEDUP_DAYS", "MAX_HELD"]
 
 
 @compact
@@ -31,6 +31,16 @@ class Rejection:
 
 
 PersonOutput = MemberUpdate | Rejection
+
+
+@compact
+@dataclass(slots=True, frozen=True)
+class PersonSettings:
+    """The parameters the person stage applies: ``late_record_days`` (a later record updates
+    state but fires nothing) and ``adult_age_years`` (a child is under it)."""
+
+    late_record_days: int
+    adult_years: int
 
 
 @dataclass(slots=True)
@@ -63,8 +73,14 @@ class PersonSlot:
     def empty(cls, iin: str) -> PersonSlot:
         return cls(new_card(iin))
 
-    def on_event(self, event: Event, role: str, late_record_days: int) -> list[PersonOutput]:
+    def on_event(self, event: Event, role: str, settings: PersonSettings) -> list[PersonOutput]:
+        late_record_days = settings.late_record_days
         card = self.card
+        if event.type == BIRTH_CHECK:
+            # The day a birth was recorded is over and the mother never registered that day:
+            # her children's birth rules run now, with what is known (rules.md §5a: within a
+            # day, order does not matter; the guardian may be the father or another adult).
+            return self._release_births()
         if event.type in WAKE_TYPES:
             # A date-driven rule for this person: only the living, registered ones matter;
             # the calendar may hold people who since died or were never registered.
@@ -77,7 +93,7 @@ class PersonSlot:
             return [Rejection(event, "duplicate", f"event_id {event.event_id!r} was already processed", "event_id")]
 
         before = card
-        card = apply(card, event, role)
+        card = apply(card, event, role, adult_years=settings.adult_years)
         self.seen = remember(self.seen, event.event_id, event.recorded_on)
         self.card = card
 
@@ -85,7 +101,13 @@ class PersonSlot:
             family_id = event.data.get("family_id")
             if not family_id or event.type != "birth":
                 return []
-            return [MemberUpdate(family_id, card.iin, card, event, role, fire=_fires(event, late_record_days))]
+            fire = _fires(event, late_record_days)
+            if fire and role == ROLE_MOTHER and not card.registered:
+                # The birth rules read the mother's card (her other children, her insurance):
+                # wait for her registration (often read later the same day) or the day's end.
+                self.held.append(event)
+                return []
+            return [MemberUpdate(family_id, card.iin, card, event, role, fire=fire)]
 
         if not card.registered:
             self.held.append(event)
@@ -100,16 +122,30 @@ class PersonSlot:
                                     fire=_fires(event, late_record_days)))
         assert card.family_id is not None
         released, self.held = self.held, []
+        births = []
         for held in released:
+            if held.subject != card.iin:  # a child's birth waiting for this mother
+                births.append(held)
+                continue
             out.append(MemberUpdate(card.family_id, card.iin, card, held, role, fire=_fires(held, late_record_days)))
         out.append(MemberUpdate(card.family_id, card.iin, card, event, role, fire=_fires(event, late_record_days)))
+        out.extend(_birth_update(card, b) for b in births)  # after her own registration reached her family
         return out
 
-    def held_rejections(self) -> list[Rejection]:
-        """Called when the input ends: facts about a person nobody registered."""
-        out = [_unknown(e) for e in self.held]
+    def _release_births(self) -> list[PersonOutput]:
+        births = [e for e in self.held if e.subject != self.card.iin]
+        if not births:
+            return []
+        self.held = [e for e in self.held if e.subject == self.card.iin]
+        return [_birth_update(self.card, b) for b in births]
+
+    def held_rejections(self) -> list[PersonOutput]:
+        """Called when the input ends: facts about a person nobody registered are dead-lettered;
+        a child's birth still waiting for this (unregistered) mother runs its rules now."""
+        births = self._release_births()
+        out: list[PersonOutput] = [_unknown(e) for e in self.held]
         self.held = []
-        return out
+        return births + out
 
 
 # State bounds (docs/DESIGN.md, "State and its bounds").
@@ -136,6 +172,10 @@ def _PersonSlot(ids: str, days: bytes, wide: bool, held: list[Event] | None, *ca
     slot.held = [] if held is None else held
     slot.seen = _make_seen(ids, days, wide) if ids else NOTHING_SEEN
     return slot
+
+
+def _birth_update(mother: PersonCard, birth: Event) -> MemberUpdate:
+    return MemberUpdate(birth.data["family_id"], mother.iin, mother, birth, ROLE_MOTHER, fire=True)
 
 
 def _unknown(e: Event) -> Rejection:
