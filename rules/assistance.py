@@ -59,7 +59,9 @@ def targeted_social_assistance(ctx: Context) -> Iterator[Decision]:
     Fires: on the calendar's ``quarter_start``, for every family. D is the first day of that
       event's quarter, also when the calendar delivers it some days into the quarter
       (``tsa_settle_days``, so the previous quarter's contributions are all recorded); the
-      members are the family's living members born on or before D.
+      members are those of D: living on D, born and joined by D — members who left or died
+      after D still count, with the card they had when they left; statuses (registered
+      unemployed, rulings in force) are those of D.
     Condition: the family has living members and per-capita income < poverty line, where
       poverty line = ``poverty_line_share`` (0.70) × subsistence minimum in force on D;
       family income = (members' ``income_kzt`` over the previous quarter's three calendar
@@ -79,7 +81,9 @@ def targeted_social_assistance(ctx: Context) -> Iterator[Decision]:
     """
     p = ctx.params
     on = dates.quarter_start(ctx.on)
-    members = sorted((c for c in ctx.family.living() if c.birth <= on), key=lambda c: (c.birth, c.iin))
+    # rules.md §5a: membership, statuses and rulings as of D, whenever the wake arrives
+    members = sorted((c for c in ctx.family.members_on(on) if c.registered and c.birth <= on),
+                     key=lambda c: (c.birth, c.iin))
     if not members:
         return
     recipient = _recipient(ctx.family, members, on)
@@ -99,7 +103,7 @@ def targeted_social_assistance(ctx: Context) -> Iterator[Decision]:
     young_below = 12 * p.scalar_int("tsa_young_child_age_below")
     parents = _parents_of_young_children(members, on, young_below)
     for c in members:
-        if not c.is_adult(on) or on >= retirement_day(c.birth, c.sex):
+        if not c.is_adult(on) or on >= retirement_day(c.birth, c.sex, p):
             continue
         if c.ruling is not None and c.ruling.in_force(on):
             continue

@@ -37,6 +37,8 @@ def birth_benefit(ctx: Context) -> Iterator[Decision]:
       family, else the father named in the birth if alive and in that family, else the
       family's oldest living adult; no offer when there is none.
     Period: one_time.
+    Continues while (the offer is open): the child and the guardian are alive and live together,
+      and the recipient is still the child's guardian.
     Occasion: ``birth:{child_iin}``.
     """
     e = ctx.event
@@ -52,6 +54,7 @@ def birth_benefit(ctx: Context) -> Iterator[Decision]:
         [f"child {child} born {dates.iso(e.occurred_on)}",
          f"mother {ctx.card.iin}: {_ordinal(order)} child",
          f"{coef} x mci {mci} KZT"],
+        grounds=(child,),
     )
 
 
@@ -67,7 +70,10 @@ def childcare_benefit(ctx: Context) -> Iterator[Decision]:
       half up.
     Recipient: the child's guardian, found as for ``birth_benefit`` (mother in the child's
       family, else the father, else the oldest living adult); no offer when there is none.
-    Period: monthly, from the birth month to the month before the month the child turns 1.5.
+    Period: monthly, from the birth month to the month before the month the child turns 1.5
+      (``childcare_months``).
+    Continues while: the child and the guardian are alive and live together, and the recipient
+      is still the child's guardian; the amount follows ``mci`` each 1 January.
     Occasion: ``childcare:{child_iin}``.
     """
     e = ctx.event
@@ -81,7 +87,7 @@ def childcare_benefit(ctx: Context) -> Iterator[Decision]:
     order = birth_order(ctx.card, child)
     coef = ctx.params.coefficient("childcare_benefit", order_key(order))
     mci = ctx.params.mci(e.occurred_on)
-    end_month = dates.month_of(dates.add_months(e.occurred_on, 18)) - 1
+    end_month = dates.month_of(dates.add_months(e.occurred_on, ctx.params.scalar_int("childcare_months"))) - 1
     yield offer(
         ctx, "childcare_benefit", guardian, f"childcare:{child}", half_up(coef * mci), "monthly",
         [f"child {child} born {dates.iso(e.occurred_on)}",
@@ -89,5 +95,5 @@ def childcare_benefit(ctx: Context) -> Iterator[Decision]:
          f"carer {guardian.iin} has no social contributions in the 24 months before "
          f"{dates.month_iso(birth_month)}",
          f"{coef} x mci {mci} KZT monthly until {dates.month_iso(end_month)}"],
-        start_month=birth_month, end_month=end_month,
+        start_month=birth_month, end_month=end_month, grounds=(child,), order=order_key(order),
     )

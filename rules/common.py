@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any
 
 from rules.decisions import NOTICE, OFFER, Decision
 from rules.engine import Context
@@ -50,15 +51,22 @@ def insured_between(card: PersonCard, first: Month, last: Month) -> bool:
 
 
 def offer(ctx: Context, code: str, recipient: PersonCard, occasion: str, amount: int, period: str,
-          reasons: list[str], start_month: Month | None = None, end_month: Month | None = None) -> Decision:
-    issued = ctx.event.recorded_on
+          reasons: list[str], start_month: Month | None = None, end_month: Month | None = None,
+          grounds: tuple[str, ...] = (), occurred_on: Day | None = None, **facts: Any) -> Decision:
+    """An offer decided now; ``grounds`` and ``facts`` are what its condition reads later
+    (``rules.conditions``): the persons besides the recipient, and what was fixed at the decision.
+    ``occurred_on``: the date the right is judged as of, when a rule fires on several event
+    types (default: the event's date)."""
+    issued = ctx.issued_on
+    on = ctx.event.occurred_on if occurred_on is None else occurred_on
     return Decision(
         code=code, kind=OFFER, recipient=recipient.iin, occasion=occasion,
-        rule=ctx.rule_version(code), reasons=tuple(reasons),
-        occurred_on=ctx.event.occurred_on, issued_on=issued,
+        rule=f"{code}/{ctx.params.version_on(on)}", reasons=tuple(reasons),
+        occurred_on=on, issued_on=issued,
         amount_kzt=amount, period=period,
         reply_by=issued + ctx.params.scalar_int("consent_days"),
         start_month=start_month, end_month=end_month,
+        grounds=tuple(g for g in grounds if g != recipient.iin), facts=tuple(sorted(facts.items())),
     )
 
 
@@ -68,7 +76,7 @@ def notice(ctx: Context, code: str, recipient: PersonCard, occasion: str, reason
         code=code, kind=NOTICE, recipient=recipient.iin, occasion=occasion,
         rule=ctx.rule_version(code), reasons=tuple(reasons),
         occurred_on=ctx.event.occurred_on,
-        issued_on=ctx.event.recorded_on if issued_on is None else issued_on,
+        issued_on=ctx.issued_on if issued_on is None else issued_on,
     )
 
 

@@ -54,6 +54,10 @@ def breadwinner_loss(ctx: Context) -> Iterator[Decision]:
       other living adult of the family; no offer when there is none.
     Period: monthly, from the month of death to the month before the youngest dependant under
       18 turns 18; open-ended when every dependant is an adult disabled before 18.
+    Continues while: the recipient is alive and at least one of the dependants is alive, lives
+      with the recipient and is under 18 (or disabled before 18); the amount follows the number
+      of such dependants (a ``change``) and ``subsistence_minimum`` each 1 January, the end
+      follows the youngest remaining minor.
     Occasion: ``breadwinner:{deceased_iin}``.
     """
     deceased, family, on = ctx.card, ctx.family, ctx.on
@@ -86,6 +90,7 @@ def breadwinner_loss(ctx: Context) -> Iterator[Decision]:
          + (f" until {dates.month_iso(end)}, the month before {minors[-1].iin} turns 18" if end is not None
             else ", open-ended (every dependant disabled before 18)")],
         start_month=dates.month_of(on), end_month=end,
+        grounds=tuple(c.iin for c in deps), dependants=tuple(c.iin for c in deps),
     )
 
 
@@ -101,6 +106,7 @@ def funeral_payment(ctx: Context) -> Iterator[Decision]:
       death, rounded half up.
     Recipient: the oldest other living adult of the deceased's family.
     Period: one_time.
+    Continues while (the offer is open): the recipient is alive.
     Occasion: ``funeral:{deceased_iin}``.
     """
     deceased, family, on = ctx.card, ctx.family, ctx.on

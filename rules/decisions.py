@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from typing import Any
 
 from state.dates import Day, Month
+from state.ids import offer_id
 
 __all__ = ["Decision", "notification_id", "derived_id", "OFFER", "NOTICE", "REMINDER", "WITHDRAWAL"]
 
@@ -18,7 +20,7 @@ WITHDRAWAL = "withdrawal"
 def notification_id(recipient: str, code: str, occasion: str, kind: str = OFFER) -> str:
     """A pure function of (recipient, code, occasion[, kind]): replays can never mint a second id."""
     basis = f"{recipient}|{code}|{occasion}" if kind in (OFFER, NOTICE) else f"{recipient}|{code}|{occasion}|{kind}"
-    return "n-" + hashlib.blake2b(basis.encode(), digest_size=10).hexdigest()
+    return offer_id(basis)
 
 
 def derived_id(prefix: str, base_id: str, what: str) -> str:
@@ -47,6 +49,10 @@ class Decision:
     reply_by: Day | None = None
     start_month: Month | None = None
     end_month: Month | None = None
+    # For the rights ledger (``rules.ledger``): the persons the right's condition reads besides
+    # its recipient, and the facts fixed when it was decided (a birth order, a ruling's episode).
+    grounds: tuple[str, ...] = ()
+    facts: tuple[tuple[str, Any], ...] = ()
 
     @property
     def notification_id(self) -> str:

@@ -25,8 +25,9 @@ def disability_benefit(ctx: Context) -> Iterator[Decision]:
 
     Fires: on the person's ``disability_ruling`` (role ``subject``).
     Condition: the ruling on the card is the one just applied (decided on the event date; an
-      older ruling arriving late fires nothing) and the person is alive. Any group (I, II,
-      III, ``child``) is paid; ``valid_until`` is not compared with the event date.
+      older ruling arriving late fires nothing), it is in force on that date (a ruling that
+      expired before it was decided gives nothing) and the person is alive. Any group (I, II,
+      III, ``child``) is paid.
     Amount: coefficient table ``disability_benefit`` × ``subsistence_minimum`` of the event
       date, rounded half up. The key follows the ruling, not the age: group ``child`` → key
       ``child``; cause ``since_childhood`` → ``since_childhood:{group}``; any other cause →
@@ -36,12 +37,19 @@ def disability_benefit(ctx: Context) -> Iterator[Decision]:
       the oldest living adult of the family; no offer when there is none.
     Period: monthly, from the event's month to the month of ``valid_until``, or open-ended when
       the ruling has no ``valid_until``.
-    Occasion: ``disability:{iin}:{YYYY-MM-DD of the ruling}:{group}``.
+    Continues while: the person is alive and the episode's ruling is in force (a revocation,
+      an expiry or a gap ends it); for a child, while the recipient is still the child's living
+      guardian in the child's family. A re-examination in the same episode changes the amount
+      and the end (a ``change``, no new consent), never a second benefit; the amount follows
+      ``subsistence_minimum`` each 1 January.
+    Occasion: ``disability:{iin}:{YYYY-MM-DD the episode began}``.
     """
     person, e = ctx.card, ctx.event
     ruling = person.ruling
     if ruling is None or ruling.decided_on != e.occurred_on or not person.alive:
         return  # an older ruling arriving late: the newer one stands
+    if not ruling.in_force(e.occurred_on):
+        return  # a ruling that had expired before it was decided pays nothing
     minor = not person.is_adult(e.occurred_on)
     recipient = guardian_of_child(ctx, person) if minor else person
     if recipient is None:
@@ -57,11 +65,14 @@ def disability_benefit(ctx: Context) -> Iterator[Decision]:
     ]
     if minor:
         reasons.insert(1, f"{person.iin} is under 18; offered to the guardian {recipient.iin}")
+    if ruling.episode != e.occurred_on:
+        reasons.insert(1, f"re-examination: continues the disability since {dates.iso(ruling.episode)}")
     yield offer(
         ctx, "disability_benefit", recipient,
-        f"disability:{person.iin}:{dates.iso(e.occurred_on)}:{ruling.group}",
+        f"disability:{person.iin}:{dates.iso(ruling.episode)}",
         half_up(coef * pm), "monthly", reasons,
         start_month=dates.month_of(e.occurred_on), end_month=end,
+        grounds=(person.iin,), episode=ruling.episode, guarded=minor,
     )
 
 
@@ -82,7 +93,11 @@ def disabled_child_carer(ctx: Context) -> Iterator[Decision]:
     Period: monthly, from the event's month to the month of ``valid_until`` or the month before
       the child's 18th birthday month, whichever comes first (the event's month alone when the
       child turns 18 later in that month).
-    Occasion: ``carer:{child_iin}:{YYYY-MM-DD of the ruling}``.
+    Continues while: the child is alive, under 18, with a ``child`` ruling of the episode in
+      force, and the recipient is still the child's living guardian in the child's family; a
+      re-examination changes the end, not the benefit; the amount follows
+      ``subsistence_minimum`` each 1 January.
+    Occasion: ``carer:{child_iin}:{YYYY-MM-DD the episode began}``.
     """
     child, on = ctx.card, ctx.event.occurred_on
     ruling = child.ruling
@@ -102,7 +117,7 @@ def disabled_child_carer(ctx: Context) -> Iterator[Decision]:
     pm = ctx.params.subsistence_minimum(on)
     start, end, why_end = ruling_period(on, turns_18, f"{child.iin} turns 18", ruling)
     yield offer(
-        ctx, "disabled_child_carer", guardian, f"carer:{child.iin}:{dates.iso(on)}",
+        ctx, "disabled_child_carer", guardian, f"carer:{child.iin}:{dates.iso(ruling.episode)}",
         half_up(coef * pm), "monthly",
         [f"disability ruling for child {child.iin} on {dates.iso(on)}: group {ruling.group}, cause {ruling.cause}"
          + (f", valid until {dates.iso(ruling.valid_until)}" if ruling.valid_until is not None else ""),
@@ -110,5 +125,5 @@ def disabled_child_carer(ctx: Context) -> Iterator[Decision]:
          f"offered to the guardian {guardian.iin}",
          f"disabled_child_carer {coef} x subsistence minimum {pm} KZT monthly "
          f"{dates.month_iso(start)}..{dates.month_iso(end)} ({why_end})"],
-        start_month=start, end_month=end,
+        start_month=start, end_month=end, grounds=(child.iin,), episode=ruling.episode,
     )

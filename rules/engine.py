@@ -45,6 +45,13 @@ class Context:
         return self.event.occurred_on
 
     @property
+    def issued_on(self) -> Day:
+        """contract §2: the day the registry knew (the date of ``recorded_at``), or the day the
+        flow could first act on it when it arrived after that day's tick (``Event.open_day``)."""
+        e = self.event
+        return e.recorded_on if e.open_day is None or e.open_day <= e.recorded_on else e.open_day
+
+    @property
     def card(self) -> PersonCard:
         """The card the event came with; only for rules that fire on a person's event."""
         if self.person is None:

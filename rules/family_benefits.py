@@ -54,8 +54,11 @@ def large_family_benefit(ctx: Context) -> Iterator[Decision]:
       moved), role ``subject``.
     Condition: the person is now a member of this family (the family they left fires
       nothing); the family's living children under 18 numbered fewer than the threshold — the
-      smallest count of table ``large_family_benefit`` — just before the update and at least
-      that many after it. No income test (model: full-time students to 23 are not in our data).
+      smallest count of table ``large_family_benefit`` — before the day's arrivals (children
+      who joined the family on the event's date, by a registration, a birth or a move, are not
+      counted as "before", whatever order the registries' messages came in), and at least that
+      many after the update. No income test (model: full-time students to 23 are not in our
+      data).
     Amount: coefficient table ``large_family_benefit`` by the number of children (``4`` to
       ``7``); from 8 children ``8+ per child`` × the number of children; × ``mci`` of the event
       date, rounded half up.
@@ -63,6 +66,10 @@ def large_family_benefit(ctx: Context) -> Iterator[Decision]:
       family (on a tie, the tied mother with the lowest IIN who is one), else the family's
       oldest living adult; no offer when there is none.
     Period: monthly, from the event's month, open-ended.
+    Continues while: the recipient is alive and is still the large-family recipient of the
+      family they live in (wherever it moves), and that family has at least the threshold of
+      children; the amount follows the number of children (a ``change``) and ``mci`` each
+      1 January.
     Occasion: ``large_family:{family_id}:{YYYY-MM-DD}`` of the event that made the count reach
       the threshold.
     """
@@ -89,7 +96,7 @@ def large_family_benefit(ctx: Context) -> Iterator[Decision]:
         ctx, "large_family_benefit", recipient, f"large_family:{family.family_id}:{dates.iso(on)}",
         half_up(coef * mci), "monthly",
         [how_joined,
-         f"children under 18 in family {family.family_id}: {ctx.children_before} before, {len(children)} now: "
+         f"children under 18 in family {family.family_id}: {len(children)}: "
          + ", ".join(c.iin for c in sorted(children, key=lambda c: (c.birth, c.iin))),
          f"offered to {recipient.iin}, "
          + ("mother of most of the children" if mother is not None else "the oldest adult of the family"),
@@ -111,7 +118,10 @@ def mother_award_benefit(ctx: Context) -> Iterator[Decision]:
       award date, rounded half up.
     Recipient: the awarded woman.
     Period: monthly, from the award's month, lifelong (open-ended).
-    Occasion: ``award:{iin}:{award}`` — a higher award later is a new offer.
+    Continues while: the woman is alive; a higher award later supersedes the lower one: a
+      running benefit takes the higher amount (a ``change``, no new consent), an open offer is
+      offered again at it; the amount follows ``mci`` each 1 January.
+    Occasion: ``award:{iin}`` — one mother's-award benefit per woman, at her highest award.
     """
     person, e, params = ctx.card, ctx.event, ctx.params
     if person.sex != "female" or not person.alive:
@@ -131,6 +141,6 @@ def mother_award_benefit(ctx: Context) -> Iterator[Decision]:
         reasons.append("higher than her earlier award(s): " + ", ".join(f"{a} {r}" for a, r in sorted(others.items())))
     reasons.append(f"{rate} x mci {mci} KZT monthly from {dates.month_iso(start)}, lifelong")
     yield offer(
-        ctx, "mother_award_benefit", person, f"award:{person.iin}:{award}", half_up(rate * mci), "monthly",
-        reasons, start_month=start,
+        ctx, "mother_award_benefit", person, f"award:{person.iin}", half_up(rate * mci), "monthly",
+        reasons, start_month=start, award=award,
     )

@@ -68,7 +68,11 @@ def working_capacity_loss(ctx: Context) -> Iterator[Decision]:
     Period: monthly, from the event's month to the month before the month of retirement age, or
       to the month of ``valid_until`` when that is not later; the event's month alone when
       retirement age comes later in that month.
-    Occasion: ``wcl:{iin}:{YYYY-MM-DD of the ruling}``.
+    Continues while: the person is alive and the episode's ruling is in force with at least
+      ``wcl_min_loss_pct``; a re-examination in the same episode recomputes the amount as of its
+      date (a ``change``, no new consent).
+    Occasion: ``wcl:{iin}:{YYYY-MM-DD the episode began}`` (a re-examination decided while the
+      previous ruling was in force continues its episode).
     """
     person, e, params = ctx.card, ctx.event, ctx.params
     ruling = person.ruling
@@ -79,7 +83,7 @@ def working_capacity_loss(ctx: Context) -> Iterator[Decision]:
         return
     if ruling.valid_until is not None and ruling.valid_until < on:
         return  # a ruling that had expired before it was decided pays nothing
-    retires = retirement_day(person.birth, person.sex)
+    retires = retirement_day(person.birth, person.sex, params)
     if on >= retires:
         return
     base, _, coef, income_reasons = _insured_income(person, on, params)
@@ -89,24 +93,27 @@ def working_capacity_loss(ctx: Context) -> Iterator[Decision]:
         return
     start, end, why_end = ruling_period(on, retires, "retirement age", ruling)
     yield offer(
-        ctx, "working_capacity_loss", person, f"wcl:{person.iin}:{dates.iso(on)}", amount, "monthly",
+        ctx, "working_capacity_loss", person, f"wcl:{person.iin}:{dates.iso(ruling.episode)}", amount, "monthly",
         [f"disability ruling for {person.iin} on {dates.iso(on)}: group {ruling.group}, "
          f"loss of working capacity {ruling.loss_pct} % (at least {params.scalar_int('wcl_min_loss_pct')} %)",
          f"under retirement age on {dates.iso(on)}: reaches it on {dates.iso(retires)}",
          *income_reasons,
          f"x replacement rate {rate} x PSC {coef} x {ruling.loss_pct}/100, "
          f"monthly {dates.month_iso(start)}..{dates.month_iso(end)} ({why_end})"],
-        start_month=start, end_month=end,
+        start_month=start, end_month=end, episode=ruling.episode,
     )
 
 
-@rule("job_loss", on=("unemployed_registered",))
+@rule("job_loss", on=("unemployed_registered", "dismissal"))
 def job_loss(ctx: Context) -> Iterator[Decision]:
     """Monthly social insurance payment for the loss of a job, for a number of months by participation.
 
-    Fires: on the person's ``unemployed_registered`` (role ``subject``).
-    Condition: the person is alive; the card has a ``dismissal`` dated on or before the
-      registration, with no ``employment_started`` on or after that dismissal's date; at least
+    Fires: on the person's ``unemployed_registered`` (role ``subject``), and on a ``dismissal``
+      read after a registration it precedes (rules.md §5a: the registries' arrival order does
+      not matter; both orders give the one offer of the dismissal).
+    Condition: the person is alive and registered unemployed (on the registration date); the
+      card has a ``dismissal`` dated on or before the registration, with no
+      ``employment_started`` on or after that dismissal's date; at least
       ``job_loss_min_contribution_months`` contribution months in the ``amd_window_months``
       calendar months before the registration month; the participation months fall in a band
       of ``job_loss_months``; the amount is above 0.
@@ -117,13 +124,19 @@ def job_loss(ctx: Context) -> Iterator[Decision]:
     Recipient: the person.
     Period: monthly, from the registration month for the number of months that table
       ``job_loss_months`` gives for the participation months.
+    Continues while: the person is alive and no ``employment_started`` dated on or after the
+      dismissal is known (an older employment arriving late changes nothing).
     Occasion: ``job_loss:{iin}:{YYYY-MM-DD of the dismissal}`` — one offer per dismissal.
     """
     person, e, params = ctx.card, ctx.event, ctx.params
-    on = e.occurred_on
+    on = person.unemployed_since  # the registration date: everything is judged as of it
     dismissed = person.dismissed_on
-    if not person.alive or dismissed is None or dismissed > on:
+    if on is None or not person.alive or dismissed is None or dismissed > on or not person.is_unemployed(on):
         return
+    if e.type == "dismissal" and e.occurred_on != dismissed:
+        return  # an older dismissal arriving late: the one on the card stands
+    if e.type == "unemployed_registered" and e.occurred_on != on:
+        return  # an older registration arriving late
     if person.employed_since is not None and person.employed_since >= dismissed:
         return  # employed again after the dismissal (the same day: a job change)
     recent = contribution_months_before(person, on, params)
@@ -152,5 +165,5 @@ def job_loss(ctx: Context) -> Iterator[Decision]:
          *income_reasons,
          f"x replacement rate {rate} x PSC {coef}, monthly for {duration} months ({found[1]} participation "
          f"months): {dates.month_iso(start)}..{dates.month_iso(end)}"],
-        start_month=start, end_month=end,
+        start_month=start, end_month=end, occurred_on=on, dismissed=dismissed,
     )

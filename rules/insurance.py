@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from decimal import Decimal
 
-from rules.params import Params, load_params
+from rules.params import Params
 from state import dates
 from state.dates import Day, Month
 from state.person import PersonCard
@@ -73,12 +73,11 @@ def amd(card: PersonCard, event_day: Day, params: Params) -> Decimal:
     return total / params.scalar_int("amd_window_months")
 
 
-def psc(months: int, params: Params | None = None) -> Decimal:
+def psc(months: int, params: Params) -> Decimal:
     """Participation coefficient by participation months (rules.md §2, table ``psc``).
 
     Past the last band, each further full 12 months adds the step, up to the cap.
     """
-    params = params or load_params()
     found = banded(params, "psc", months)
     if found is not None:
         return found[0]

@@ -46,7 +46,7 @@ def pension_eligibility(ctx: Context) -> Iterator[Decision]:
     person, on = ctx.card, ctx.on
     if not person.registered or not person.alive or person.pension_kzt is not None:
         return
-    reached = retirement_day(person.birth, person.sex)
+    reached = retirement_day(person.birth, person.sex, ctx.params)
     if not person.registered_on < reached <= on:
         return
     months = dates.age_in_months(person.birth, reached)

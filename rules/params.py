@@ -59,6 +59,9 @@ class Params:
             name: {k: Decimal(v) for k, v in spec["values"].items()}
             for name, spec in raw["coefficients"].items()
         }
+        spec = raw["retirement_age"]
+        self._retirement = (int(spec["men"]),
+                            tuple(sorted((dates.day(k), int(v)) for k, v in spec["women"].items())))
 
     def value(self, name: str, on: Day) -> Decimal:
         return self._series[name].at(on)[0]
@@ -75,6 +78,10 @@ class Params:
 
     def coefficient(self, table: str, key: str) -> Decimal:
         return self._coefficients[table][key]
+
+    def retirement_schedule(self) -> tuple[int, tuple[tuple[Day, int], ...]]:
+        """(men's age in months, ((from_day, women's age in months), ...)), oldest first."""
+        return self._retirement
 
     def mci(self, on: Day) -> Decimal:
         return self.value("mci", on)

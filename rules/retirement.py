@@ -8,9 +8,7 @@ reaches it on 2028-07-10.
 
 from __future__ import annotations
 
-from functools import lru_cache
-
-from rules.params import load_params
+from rules.params import Params
 from state import dates
 from state.dates import Day
 
@@ -19,16 +17,13 @@ __all__ = ["retirement_day", "retirement_schedule"]
 _NEVER = dates.day("9999-12-31")
 
 
-@lru_cache(maxsize=1)
-def retirement_schedule() -> tuple[int, tuple[tuple[Day, int], ...]]:
-    """(men's months, ((from_day, women's months), ...)) from ``parameters.json``."""
-    spec = load_params().raw["retirement_age"]
-    women = tuple(sorted((dates.day(k), int(v)) for k, v in spec["women"].items()))
-    return int(spec["men"]), women
+def retirement_schedule(params: Params) -> tuple[int, tuple[tuple[Day, int], ...]]:
+    """(men's months, ((from_day, women's months), ...)) from the parameters' ``retirement_age``."""
+    return params.retirement_schedule()
 
 
-def retirement_day(birth: Day, sex: str) -> Day:
-    men, women = retirement_schedule()
+def retirement_day(birth: Day, sex: str, params: Params) -> Day:
+    men, women = params.retirement_schedule()
     if sex == "male":
         return dates.add_months(birth, men)
     for i, (since, months) in enumerate(women):

@@ -20,12 +20,12 @@ from state import dates
 from state.dates import Day
 
 __all__ = [
-    "render", "TEMPLATES", "WITHDRAWN", "REASONS", "OFFER_CODES", "NOTICE_CODES", "KINDS", "LANGUAGES",
+    "render", "TEMPLATES", "WITHDRAWN", "CHANGED", "REASONS", "OFFER_CODES", "NOTICE_CODES", "KINDS", "LANGUAGES",
     "kinds_for", "fmt_amount", "fmt_date", "segments", "segment_report", "SAFETY", "REPLY", "TYPICAL_AMOUNT",
 ]
 
 LANGUAGES = ("kk", "ru")
-KINDS = ("offer", "notice", "reminder", "withdrawal")
+KINDS = ("offer", "notice", "reminder", "withdrawal", "change")
 
 OFFER_CODES = (
     "working_capacity_loss", "job_loss", "breadwinner_loss", "birth_benefit", "childcare_benefit",
@@ -42,6 +42,16 @@ SAFETY = {
 REPLY = {
     "kk": "Келісу: 1, бас тарту: 2, {reply_by} дейін.",
     "ru": "Согласие: 1, отказ: 2, до {reply_by}.",
+}
+
+# A running benefit's new amount (rules.md §5a): information, no reply.
+CHANGED = {
+    "kk": "Төлем мөлшері өзгерді.",
+    "ru": "Размер выплаты изменен.",
+}
+FROM_MONTH = {
+    "kk": "{month} бастап.",
+    "ru": "С {month}.",
 }
 
 NOT_ANSWERED = {
@@ -176,8 +186,8 @@ _REASON = {"kk": "Себебі: {reason}.", "ru": "Причина: {reason}."}
 
 
 def kinds_for(code: str) -> tuple[str, ...]:
-    """The kinds a code is sent as: offers are offered, reminded and withdrawn; notices are notices."""
-    return ("offer", "reminder", "withdrawal") if code in OFFER_CODES else ("notice",)
+    """The kinds a code is sent as: offers are offered, reminded, withdrawn and changed; notices are notices."""
+    return ("offer", "reminder", "withdrawal", "change") if code in OFFER_CODES else ("notice",)
 
 
 def fmt_amount(amount: int) -> str:
@@ -210,14 +220,16 @@ def _reason(reason: str | Mapping[str, str] | None, lang: str) -> str | None:
 
 
 def render(code: str, kind: str, amount_kzt: int | None, reply_by: Day | None, *,
-           reason: str | Mapping[str, str] | None = None, valid_until: Day | None = None) -> dict[str, str]:
+           reason: str | Mapping[str, str] | None = None, valid_until: Day | None = None,
+           from_month: int | None = None) -> dict[str, str]:
     """The {kk, ru} text of one notification.
 
     ``reason``: for a withdrawal, a key of ``REASONS`` or a ``{"kk": ..., "ru": ...}`` pair of
     short texts; any other string is left out, so an internal (English) reason never reaches
     an SMS. ``valid_until``: for ``kandas_status_expiry``, the status's expiry date (without it
-    the text says the status expires soon). A reply instruction is added only to offers and
-    reminders of offer codes that have a ``reply_by``.
+    the text says the status expires soon). ``from_month``: for a ``change``, the month the new
+    amount applies from. A reply instruction is added only to offers and reminders of offer
+    codes that have a ``reply_by``.
     """
     out: dict[str, str] = {}
     for lang in LANGUAGES:
@@ -227,6 +239,11 @@ def render(code: str, kind: str, amount_kzt: int | None, reply_by: Day | None, *
             why = _reason(reason, lang)
             if why:
                 parts.append(_REASON[lang].format(reason=why))
+        elif kind == "change":
+            parts.append(CHANGED[lang])
+            parts.append(_body(code, lang, amount_kzt, valid_until))
+            if from_month is not None:
+                parts.append(FROM_MONTH[lang].format(month=f"{from_month % 12 + 1:02d}.{from_month // 12}"))
         else:
             if kind == "reminder":
                 parts.append(NOT_ANSWERED[lang])
@@ -301,6 +318,7 @@ TYPICAL_REASON: Mapping[str, str] = {
     "targeted_social_assistance": "child_left_family",
 }
 TYPICAL_REPLY_BY = dates.day("2026-03-05")
+TYPICAL_FROM_MONTH = 2026 * 12 + 3  # April 2026
 TYPICAL_VALID_UNTIL = dates.day("2026-08-15")
 
 
@@ -309,7 +327,7 @@ def typical_text(code: str, kind: str, lang: str) -> str:
     return render(
         code, kind, TYPICAL_AMOUNT.get(code), TYPICAL_REPLY_BY if kind in ("offer", "reminder") else None,
         reason=TYPICAL_REASON.get(code) if kind == "withdrawal" else None,
-        valid_until=TYPICAL_VALID_UNTIL,
+        valid_until=TYPICAL_VALID_UNTIL, from_month=TYPICAL_FROM_MONTH if kind == "change" else None,
     )[lang]
 
 
