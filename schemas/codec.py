@@ -19,15 +19,15 @@ from rules.notices import kandas_valid_until
 from rules.texts import render
 from schemas.fastpath import FAST_DECODERS
 from schemas.validation import validate_event
-from state import dates, iin
+from state import dates, ids, iin
 from state.dates import Day
-from state.events import Event, Origin
-from state.offers import Assignment, IssuedOffer, Outcome
-from state.person import PersonCard
+from state.events import Event, Origin, tick_data
+from state.offers import CLOSE, START, Assignment, ChangeNotice, IssuedOffer, Outcome
 
 __all__ = [
     "RawMessage", "DeadLetter", "decode", "decode_reference", "second_phase", "dead_letter_record", "notification_record",
-    "reminder_record", "withdrawal_record", "assignment_record", "outcome_record", "MAX_MESSAGE_BYTES",
+    "reminder_record", "withdrawal_record", "renewal_record", "change_record", "assignment_record", "outcome_record",
+    "MAX_MESSAGE_BYTES",
 ]
 
 MAX_MESSAGE_BYTES = 64 * 1024
@@ -57,12 +57,16 @@ class RawMessage:
     parsed: Any = None
     seq: int = 0
     phase: int = 1  # a ``day`` tick is delivered twice: 1 = life-event timers, 2 = offer timers
+    open_day: int | None = None  # the day the source was in: the day after the last tick it released
+    first_tick: bool = False     # the first tick the source released since it started
+    filled: bool = False         # a tick the source made up for a day the scheduler skipped
 
 
 def second_phase(tick: RawMessage) -> RawMessage:
     """The same ``day`` tick again, for the offer timers, one epoch after the life-event timers."""
     return RawMessage(tick.topic, tick.value, tick.key, tick.partition, tick.offset, tick.timestamp_ms,
-                      tick.parsed, tick.seq, phase=2)
+                      tick.parsed, tick.seq, phase=2, open_day=tick.open_day, first_tick=tick.first_tick,
+                      filled=tick.filled)
 
 
 @dataclass(slots=True, frozen=True)
@@ -130,10 +134,10 @@ def decode_reference(raw: RawMessage) -> Event | DeadLetter:
                               "occurred_on" if etype == "day" else "received_at", etype)
     if etype == "day":
         d = dates.day(obj["occurred_on"])
-        return Event(obj["event_id"], etype, "", d, d, {"phase": raw.phase}, origin)
+        return Event(obj["event_id"], etype, "", d, d, tick_data(raw), origin, raw.open_day)
     if etype == "sms_reply":
-        d = dates.day(obj["received_at"])
-        return Event(obj["event_id"], etype, obj["phone"], d, d, obj, origin)
+        d = dates.kz_day(obj["received_at"])
+        return Event(obj["event_id"], etype, obj["phone"], d, d, obj, origin, raw.open_day)
     out_of_range = _date_problem(obj)
     if out_of_range is not None:
         return DeadLetter(origin, "schema", out_of_range[1], out_of_range[0], etype)
@@ -141,11 +145,11 @@ def decode_reference(raw: RawMessage) -> Event | DeadLetter:
     if problem is not None:
         return DeadLetter(origin, "bad_iin", problem[1], problem[0], etype)
     occurred = dates.day(obj["occurred_on"])
-    recorded = dates.day(obj["recorded_at"])
+    recorded = dates.kz_day(obj["recorded_at"])
     if occurred > recorded:
         return DeadLetter(origin, "schema", "occurred_on is after recorded_at: an event cannot be "
                           "recorded before it happens", "occurred_on", etype)
-    return Event(obj["event_id"], etype, obj["iin"], occurred, recorded, obj.get("data") or {}, origin)
+    return Event(obj["event_id"], etype, obj["iin"], occurred, recorded, obj.get("data") or {}, origin, raw.open_day)
 
 
 def _date_problem(obj: dict[str, Any]) -> tuple[str, str] | None:
@@ -199,7 +203,7 @@ def dead_letter_record(origin: Origin, code: str, message: str, path: str = "") 
     }
 
 
-def notification_record(d: Decision, recipient: PersonCard | None, family_id: str | None) -> dict[str, Any]:
+def notification_record(d: Decision, phone: str | None, language: str, family_id: str | None) -> dict[str, Any]:
     """Contract §2 ``notifications``; a recipient without a phone still gets a record."""
     return {
         "notification_id": d.notification_id,
@@ -207,8 +211,8 @@ def notification_record(d: Decision, recipient: PersonCard | None, family_id: st
         "code": d.code,
         "iin": d.recipient,
         "family_id": family_id,
-        "phone": recipient.phone if recipient is not None else None,
-        "language": recipient.language if recipient is not None else "kk",
+        "phone": phone,
+        "language": language,
         "sender": SENDER,
         "text": render(d.code, d.kind, d.amount_kzt, d.reply_by,
                        valid_until=kandas_valid_until(d.occasion) if d.code == "kandas_status_expiry" else None),
@@ -226,15 +230,34 @@ def _iso(d: Day | None) -> str | None:
     return None if d is None else dates.iso(d)
 
 
+def renewal_record(base: dict[str, Any], amount: int | None, issued_on: Day, reply_by: Day, reason: str,
+                   phone: str | None, language: str) -> dict[str, Any]:
+    """rules.md §5a: an open offer whose amount changed, offered again at the new amount (its own
+    id, naming the first offer's; a new reply window)."""
+    nid = ids.derived(base["notification_id"], ids.RENEWAL_TAG, f"{dates.iso(issued_on)}:{amount}")
+    return {
+        **base,
+        "notification_id": nid,
+        "phone": phone,
+        "language": language,
+        "text": render(base["code"], "offer", amount, reply_by),
+        "reasons": [reason, f"offered again at a new amount: replaces offer {base['notification_id']} of "
+                            f"{base['issued_on']}", *base["reasons"]][:50],
+        "amount_kzt": amount,
+        "issued_on": dates.iso(issued_on),
+        "reply_by": dates.iso(reply_by),
+    }
+
+
 def reminder_record(offer: IssuedOffer, on: Day) -> dict[str, Any]:
-    """The one reminder of an unanswered offer; it keeps the offer's reply_by."""
+    """The one reminder of an unanswered offer; it keeps the offer's reply_by. A reply may name it."""
     base = offer.record
     return {
         **base,
-        "notification_id": derived_id("n-", offer.nid, "reminder"),
+        "notification_id": ids.derived(offer.nid, ids.REMINDER_TAG, offer.nid),
         "kind": "reminder",
         "text": render(base["code"], "reminder", base["amount_kzt"], offer.reply_by),
-        "reasons": [f"offer {offer.nid} of {base['issued_on']} is not answered yet", *base["reasons"]],
+        "reasons": [f"offer {offer.nid} of {base['issued_on']} is not answered yet", *base["reasons"]][:50],
         "issued_on": dates.iso(on),
     }
 
@@ -243,7 +266,7 @@ def withdrawal_record(offer: IssuedOffer, reason: str, on: Day) -> dict[str, Any
     base = offer.record
     return {
         **base,
-        "notification_id": derived_id("n-", offer.nid, "withdrawal"),
+        "notification_id": ids.derived(offer.nid, ids.WITHDRAWAL_TAG, offer.nid),
         "kind": "withdrawal",
         "text": render(base["code"], "withdrawal", base["amount_kzt"], None),
         "reasons": [reason, f"withdraws offer {offer.nid} of {base['issued_on']}"],
@@ -253,21 +276,45 @@ def withdrawal_record(offer: IssuedOffer, reason: str, on: Day) -> dict[str, Any
     }
 
 
+def change_record(c: ChangeNotice) -> dict[str, Any]:
+    """contract §2 kind ``change``: a running benefit's new amount, information only (no reply)."""
+    base = c.offer.record
+    until = "" if c.end_month is None else f" until {dates.month_iso(c.end_month)}"
+    return {
+        **base,
+        "notification_id": ids.derived(c.offer.base, ids.CHANGE_TAG, str(c.seq)),
+        "kind": "change",
+        "text": render(base["code"], "change", c.amount, None, from_month=c.from_month),
+        "reasons": [c.reason, f"benefit of offer {c.offer.nid}: {c.amount} KZT from "
+                              f"{dates.month_iso(c.from_month)}{until}"],
+        "amount_kzt": c.amount,
+        "occurred_on": dates.iso(c.on),
+        "issued_on": dates.iso(c.on),
+        "reply_by": None,
+    }
+
+
 def assignment_record(a: Assignment) -> dict[str, Any]:
-    """Contract §2 ``assignments``; a closing record (a withdrawn running benefit) has its own id."""
+    """Contract §2 ``assignments`` (version 2): ``kind`` start, change or close, each with its own
+    id; ``late`` marks a change or close caused by a late record (an overpayment to recover)."""
     base = a.offer.record
+    nid = a.offer.base
+    what = {START: "assign", CLOSE: "close"}.get(a.kind, f"change:{a.seq}")
     rec: dict[str, Any] = {
-        "assignment_id": derived_id("a-", a.offer.nid, "close" if a.closing else "assign"),
-        "notification_id": a.offer.nid,
+        "assignment_id": derived_id("a-", nid, what),
+        "notification_id": nid,
+        "kind": a.kind,
         "code": base["code"],
         "iin": base["iin"],
         "family_id": base["family_id"],
-        "amount_kzt": base["amount_kzt"],
+        "amount_kzt": a.amount,
         "period": base["period"],
         "start_month": dates.month_iso(a.start_month),
         "end_month": None if a.end_month is None else dates.month_iso(a.end_month),
-        "iban": a.offer.iban,
+        "iban": a.iban,
     }
+    if a.late:
+        rec["late"] = True
     return rec
 
 

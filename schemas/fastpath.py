@@ -42,7 +42,8 @@ from typing import Any, Final
 
 from schemas.validation import EVENT_TYPES, flat_schema, schema_path
 from state import dates, iin
-from state.events import Event, Origin
+from state.dates import kz_day
+from state.events import Event, Origin, tick_data
 
 __all__ = ["EARLIEST", "LATEST", "Unsupported", "accept_source", "FAST_DECODERS", "SLOW_TYPES"]
 
@@ -244,7 +245,7 @@ class _Generator:
                        f"or not {v}.isascii():")
         self.emit(ind, "    return None")
         self.emit(ind, "try:")
-        self.emit(ind, f"    {local} = _datetime({v}).toordinal()")
+        self.emit(ind, f"    {local} = _kz_day({v})")
         self.emit(ind, "except ValueError:")
         self.emit(ind, "    return None")
         self.emit(ind, f"if {local} < _EARLIEST or {local} > _LATEST:")
@@ -304,7 +305,7 @@ def _compile_accept(etype: str, root: Mapping[str, Any], dates_needed: tuple[str
         raise Unsupported(f"accept_{etype}: {sorted(set(dates_needed) - set(captured))} not date fields")
     namespace: dict[str, Any] = {
         "_MISSING": _MISSING, "_MONTHS": _MONTHS, "_EARLIEST": EARLIEST, "_LATEST": LATEST,
-        "_date": dt.date.fromisoformat, "_datetime": dt.datetime.fromisoformat, **consts,
+        "_date": dt.date.fromisoformat, "_datetime": dt.datetime.fromisoformat, "_kz_day": kz_day, **consts,
     }
     exec(compile(src, f"<schemas.fastpath accept_{etype}>", "exec"), namespace)  # noqa: S102 - our own schemas
     return namespace[f"accept_{etype}"], tuple(captured.index(key) for key in dates_needed)
@@ -403,7 +404,8 @@ def _life_decoder(etype: str, root: Mapping[str, Any]) -> FastDecoder:
         if eid is _MISSING:
             return None
         return new_event(eid, etype, subject, occurred, recorded, data,  # type: ignore[no-any-return]
-                         new_origin(raw.topic, raw.partition, raw.offset, raw.value, raw.seq, raw.timestamp_ms))
+                         new_origin(raw.topic, raw.partition, raw.offset, raw.value, raw.seq, raw.timestamp_ms),
+                         raw.open_day)
 
     return decode_fast
 
@@ -420,8 +422,9 @@ def _day_decoder(etype: str, root: Mapping[str, Any]) -> FastDecoder:
         if eid is _MISSING:
             return None
         d = ords[i_occ]
-        return new_event(eid, etype, "", d, d, {"phase": raw.phase},  # type: ignore[no-any-return]
-                         new_origin(raw.topic, raw.partition, raw.offset, raw.value, raw.seq, raw.timestamp_ms))
+        return new_event(eid, etype, "", d, d, tick_data(raw),  # type: ignore[no-any-return]
+                         new_origin(raw.topic, raw.partition, raw.offset, raw.value, raw.seq, raw.timestamp_ms),
+                         raw.open_day)
 
     return decode_fast
 
@@ -440,7 +443,8 @@ def _sms_decoder(etype: str, root: Mapping[str, Any]) -> FastDecoder:
             return None
         d = ords[i_rec]
         return new_event(eid, etype, phone, d, d, obj,  # type: ignore[no-any-return]
-                         new_origin(raw.topic, raw.partition, raw.offset, raw.value, raw.seq, raw.timestamp_ms))
+                         new_origin(raw.topic, raw.partition, raw.offset, raw.value, raw.seq, raw.timestamp_ms),
+                         raw.open_day)
 
     return decode_fast
 
