@@ -49,9 +49,12 @@ from typing import Any, BinaryIO
 
 import orjson
 
+from rules.params import load_params
 from rules.retirement import retirement_day as _retirement_day
 from state.dates import add_months
 from state.iin import check_digit, make_iin
+
+_BASELINE = load_params()  # the generator simulates the baseline policy (rules/parameters.json)
 
 __all__ = ["generate", "part_families", "part_seed", "corrupt", "write_jsonl", "retirement_day", "CORRUPTION_KINDS", "REGIONS"]
 
@@ -119,7 +122,7 @@ def retirement_day(born: int, male: bool) -> int:
 
     The generator retires people on the same day the rules do: one schedule, in ``rules/``.
     """
-    return _retirement_day(born, "male" if male else "female")
+    return _retirement_day(born, "male" if male else "female", _BASELINE)
 
 
 # --- per-person state -----------------------------------------------------------------------

@@ -5,7 +5,7 @@ is ~6 messages a person: 120 million at national scale, hours through the stream
 one crosses every stage. None of them may fire a rule (rules.md §5), so the family stage only
 folds cards then, and the whole load reduces to: each person's slot after their events, each
 family's replica of its members' cards, and the calendar's registrations. This job computes
-exactly that with the same domain code (``PersonSlot.on_event``, ``flows.routing.route``,
+exactly that with the same domain code (``PersonSlot.on_event``, ``flows.routing.Router``,
 ``state.calendar``, ``state.family_build``) and no engine in between, then writes
 a seed (``state.seed``) that ``familycard run --initial-state`` starts from.
 
@@ -44,18 +44,18 @@ from typing import Any
 
 import orjson
 
-from flows.routing import CALENDAR, PERSON, route
+from flows.routing import CALENDAR, PERSON, Router
 from flows.shards import shard_number
-from flows.stages import fires
 from flows.topics import topic_of
 from rules import Params, load_params
+from rules.family_fold import fires
 from schemas.codec import DeadLetter, RawMessage, dead_letter_record, decode
 from state import dates
 from state.calendar import BirthSlot, DueSlot, Timer
 from state.events import Origin
 from state.family import MemberUpdate
 from state.family_build import FamilyAssembler, Record, VisitLog, order_of
-from state.person_stage import PersonSlot, Rejection
+from state.person_stage import PersonSettings, PersonSlot, Rejection
 from state.seed import SeedWriter
 
 __all__ = ["bulk_load", "LoadRefused", "LoadReport"]
@@ -137,7 +137,8 @@ class _People:
     def __init__(self, job: _Job, worker: int) -> None:
         self.job = job
         self.worker = worker
-        self.late = job.params.scalar_int("late_record_days")
+        self.settings = PersonSettings(job.params.scalar_int("late_record_days"),
+                                       job.params.scalar_int("adult_age_years"))
         self.slots: dict[str, bytes] = {}
         self.live: OrderedDict[str, tuple[PersonSlot, VisitLog]] = OrderedDict()
         self.holding: set[str] = set()
@@ -171,7 +172,7 @@ class _People:
     def apply(self, key: str, value: tuple[Any, str], seq: int, where: str) -> None:
         event, role = value
         slot, log = self.visit(key)
-        for out in slot.on_event(event, role, self.late):
+        for out in slot.on_event(event, role, self.settings):
             if isinstance(out, MemberUpdate):
                 if fires(out, self.job.params):
                     raise LoadRefused(
@@ -213,7 +214,7 @@ def _people(job: _Job, worker: int) -> dict[str, Any]:
     def owner(iin: str) -> int:
         return shard_number(iin, shards) % W
 
-    settle = job.params.scalar_int("tsa_settle_days")
+    router = Router(job.params, shards)
     people = _People(job, worker)
     births: dict[str, tuple[array, array]] = {}   # b: key -> (seqs, iins as int64)
     timers: dict[str, list[tuple[int, Timer]]] = {}
@@ -261,7 +262,7 @@ def _people(job: _Job, worker: int) -> dict[str, Any]:
                                       f"send it through the stream after the load")
                 if mine:
                     last_recorded = max(last_recorded, event.recorded_on)
-                for dest, key, val in route(event, settle, shards):
+                for dest, key, val in router.route(event):
                     if dest == PERSON:
                         if owner(key) == worker:
                             people.apply(key, val, seq, where)

@@ -1,19 +1,23 @@
 """The familycard dataflow, step by step as the data walks:
 
-    read → decode → route ─► person (IIN) ─► family (family_id) ─► offers (notification id) ─► write
-                       │         ▲                ▲        │               ▲
-                       ├─► calendar ─ wakes ──────┘        ├─► offer_calendar ─ wakes ─┘
-                       ├─► quarterly wake, to every family shard ┘
-                       └─► sms replies ──────────────────────────────────┘
+    read → decode → route ─► person (IIN) ─► family (family_id) ─► ledger (recipient IIN) ─► offers (offer id) ─► write
+                       │         ▲                ▲                      ▲        │                 ▲
+                       ├─► calendar ─ wakes ──────┘                      │        ├─► offer_calendar ─ wakes ─┘
+                       ├─► quarterly wake, to every family shard ┘       │        │
+                       ├─► 1 January re-pricing, to every ledger shard ──┘        │
+                       └─► sms replies ──────────────────────────────────────────────┘
 
-The person and family stages are sharded (``flows.shards``): Bytewax sees ``shards`` keys,
-each holding many people's or families' slots.
+The person, family and ledger stages are sharded (``flows.shards``): Bytewax sees ``shards``
+keys, each holding many people's, families' or recipients' slots.
 
 ``decode`` validates every message once (bad ones go to dead letters). ``route`` keys each
 message by what it changes and derives timer registrations. ``person`` keeps facts,
-``family`` runs the rules and finds lost grounds, ``offers`` carries each offer through
-consent, refusal, reminder, lapse or withdrawal. The calendars turn ``day`` ticks into
-wakes for exactly the keys due that day. All domain logic lives in ``state/`` and ``rules/``.
+``family`` folds member cards, runs the rules on fresh events and tells the ledgers what their
+rights' conditions read; the **ledger** keeps each recipient's rights in line with the state
+(rules.md §5a: offered, withdrawn, closed, changed); ``offers`` carries each offer through
+consent, refusal, reminder, lapse, withdrawal and its running benefit's changes and close.
+The calendars turn ``day`` ticks into wakes for exactly the keys due that day. All domain logic
+lives in ``state/`` and ``rules/``.
 """
 
 from __future__ import annotations
@@ -29,14 +33,26 @@ from bytewax.outputs import Sink
 
 from familycard.citizens import reply_for
 from flows import metrics
-from flows.routing import CALENDAR, FAMILY, OFFER_CALENDAR, PERSON, due_key, route
+from flows.routing import CALENDAR, CALENDAR_ALL, FAMILY, LEDGER, OFFER_CALENDAR, PERSON, Router, due_key
 from flows.shards import BROADCAST, ShardLogic, configured_shards, shard_of
-from flows.stages import CalendarKeyLogic, CalendarLogic, FamilyLogic, OfferLogic, PersonLogic, count_restored_timers
+from flows.stages import (
+    CalendarKeyLogic,
+    CalendarLogic,
+    FamilyLogic,
+    LedgerLogic,
+    Notice,
+    OfferLogic,
+    PersonLogic,
+    count_restored_timers,
+)
 from rules import Params, load_params
+from rules.family_fold import FamilyFold
+from rules.ledger import LedgerLogic as DomainLedger
 from schemas.codec import (
     DeadLetter,
     RawMessage,
     assignment_record,
+    change_record,
     dead_letter_record,
     decode,
     outcome_record,
@@ -48,15 +64,18 @@ from state.events import Event
 from state.family import MemberUpdate
 from state.offers import (
     Assignment,
+    ChangeNotice,
+    Contact,
+    End,
     IssuedOffer,
     Outcome,
     Reminder,
     ReplyRejected,
-    Withdrawal,
+    Revise,
     WithdrawalNotice,
 )
 from state.person import ROLE_SUBJECT
-from state.person_stage import Rejection
+from state.person_stage import PersonSettings, Rejection
 
 __all__ = ["Outputs", "build_flow"]
 
@@ -118,6 +137,10 @@ def encode_offer_output(value: Any) -> tuple[str, str, bytes]:
     if isinstance(value, WithdrawalNotice):
         metrics.child(metrics.NOTIFICATIONS, value.offer.record["code"], "withdrawal").inc()
         rec = withdrawal_record(value.offer, value.reason, value.on)
+        return NOTIFICATION, rec["iin"], orjson.dumps(rec)
+    if isinstance(value, ChangeNotice):
+        metrics.child(metrics.NOTIFICATIONS, value.offer.record["code"], "change").inc()
+        rec = change_record(value)
         return NOTIFICATION, rec["iin"], orjson.dumps(rec)
     if isinstance(value, Assignment):
         metrics.child(metrics.ASSIGNMENTS, value.offer.record["code"]).inc()
@@ -201,12 +224,15 @@ def simulated_reply(item: Keyed) -> list[Keyed]:
 def build_flow(source: Source[RawMessage], outputs: Outputs, params: Params | None = None,
                name: str = "familycard", simulate_citizens: bool = False,
                shards: int | None = None) -> Dataflow:
-    """The flow. ``shards``: keys of the person and family stages (``flows.shards``,
+    """The flow. ``shards``: keys of the person, family and ledger stages (``flows.shards``,
     default ``--shards``); a recovery directory must always be used with the same number."""
     shards = shards or configured_shards()
     params = params or load_params()
-    late = params.scalar_int("late_record_days")
-    settle = params.scalar_int("tsa_settle_days")
+    router = Router(params, shards)
+    person_settings = PersonSettings(params.scalar_int("late_record_days"), params.scalar_int("adult_age_years"))
+    fold = FamilyFold(params)
+    ledger = DomainLedger(params)
+    consent_days, reminder_days = params.scalar_int("consent_days"), params.scalar_int("reminder_after_days")
     flow = Dataflow(name)
 
     def decode_route(raw: RawMessage) -> list[tuple[str, str, Any]]:
@@ -214,21 +240,27 @@ def build_flow(source: Source[RawMessage], outputs: Outputs, params: Params | No
         result = decode_counted(raw)
         if isinstance(result, DeadLetter):
             return [(BAD_INPUT, "", result)]
-        return route(result, settle, shards)
+        return router.route(result)
+
+    def broadcast(t: tuple[str, str, Any]) -> tuple[str, Any]:
+        return t[1], (BROADCAST, (t[1], t[2]))
 
     raw = op.input("read", flow, source)
     routed = op.flat_map("decode_route", raw, decode_route)
     to_person, rest = _select("to_person", routed, PERSON, lambda t: (shard_of(t[1], shards), t[1:]))
     to_calendar, rest = _select("to_calendar", rest, CALENDAR)
-    quarterly, rest = _select("to_family_shards", rest, FAMILY, lambda t: (t[1], (BROADCAST, (t[1], t[2]))))
+    catch_up, rest = _select("to_calendar_shards", rest, CALENDAR_ALL, broadcast)
+    quarterly, rest = _select("to_family_shards", rest, FAMILY, broadcast)
+    repricing, rest = _select("to_ledger_shards", rest, LEDGER, broadcast)
     to_offer_calendar, rest = _select("to_offer_calendar", rest, OFFER_CALENDAR)
     bad_b = op.branch("bad_input_split", rest, lambda t: t[0] == BAD_INPUT)
     bad = op.map("bad_input", bad_b.trues, lambda t: dead_letter_out(t[2]))
     replies = op.map("replies_keyed", bad_b.falses, lambda t: (t[1], t[2]))
 
     # calendar: ticks wake the people due today (birthdays, kandas, ruling expiries)
-    person_wakes = op.stateful_batch("calendar_shards", op.map("by_calendar_shard", to_calendar,
-                                                               lambda kv: (shard_of(kv[0], shards), kv)),
+    calendar_in = op.merge("calendar_in", op.map("by_calendar_shard", to_calendar,
+                                                 lambda kv: (shard_of(kv[0], shards), kv)), catch_up)
+    person_wakes = op.stateful_batch("calendar_shards", calendar_in,
                                      lambda resume: ShardLogic(resume, CalendarKeyLogic, shards, None, "calendar",
                                                                count_restored_timers))
     person_wakes = _unkey("person_wakes", person_wakes)
@@ -237,7 +269,7 @@ def build_flow(source: Source[RawMessage], outputs: Outputs, params: Params | No
                                 lambda kv: (shard_of(kv[0], shards), (kv[0], (kv[1], ROLE_SUBJECT)))))
 
     person_out = op.stateful_batch("person_shards", person_in, lambda resume: ShardLogic(
-        resume, lambda slot: PersonLogic(slot, late), shards, metrics.PERSONS, "person"))
+        resume, lambda slot: PersonLogic(slot, person_settings), shards, metrics.PERSONS, "person"))
     accepted = op.branch("accepted", person_out, lambda kv: isinstance(kv[1], MemberUpdate))
     rejected = op.map("rejected", accepted.falses, lambda kv: rejection_out(kv[1]))
 
@@ -245,12 +277,17 @@ def build_flow(source: Source[RawMessage], outputs: Outputs, params: Params | No
                                              lambda kv: (shard_of(kv[1].family_id, shards), (kv[1].family_id, kv[1]))),
                          quarterly)
     family_out = _unkey("family_out", op.stateful_batch("family_shards", by_family, lambda resume: ShardLogic(
-        resume, lambda card: FamilyLogic(card, params), shards, metrics.FAMILIES, "family")))
+        resume, lambda card: FamilyLogic(card, fold), shards, metrics.FAMILIES, "family")))
 
     family_errors = op.branch("rule_errors", family_out, lambda x: isinstance(x, Rejection))
     rule_errors = op.map("rule_error_out", family_errors.trues, rejection_out)
-    notices_b = op.branch("notices", family_errors.falses, lambda x: isinstance(x, tuple))
-    notices = op.map("notice_out", notices_b.trues, lambda t: (t[1], orjson.dumps(t[2]), t[3]))
+    ledger_in = op.merge("ledger_in", op.map("by_ledger", family_errors.falses,
+                                             lambda kv: (shard_of(kv[0], shards), (kv[0], kv))), repricing)
+    ledger_out = _unkey("ledger_out", op.stateful_batch("ledger_shards", ledger_in, lambda resume: ShardLogic(
+        resume, lambda book: LedgerLogic(book, ledger, consent_days, reminder_days), shards, metrics.LEDGERS, None)))
+
+    notices_b = op.branch("notices", ledger_out, lambda x: isinstance(x, Notice))
+    notices = op.map("notice_out", notices_b.trues, lambda n: (n.recipient, orjson.dumps(n.record), n.cause))
     timers_b = op.branch("offer_timers", notices_b.falses, lambda x: isinstance(x, Timer))
     offer_timers = op.map("offer_timers_keyed", timers_b.trues, lambda t: (due_key(t.due), t))
     to_offer_stage = op.map("offers_keyed", timers_b.falses, _by_offer_id)
@@ -278,6 +315,5 @@ def build_flow(source: Source[RawMessage], outputs: Outputs, params: Params | No
     return flow
 
 
-def _by_offer_id(x: IssuedOffer | Withdrawal) -> Keyed:
-    return (x.nid, x)
-
+def _by_offer_id(x: IssuedOffer | Revise | End | Contact) -> Keyed:
+    return (x.base if isinstance(x, IssuedOffer) else x.nid, x)

@@ -42,7 +42,7 @@ from state.events import LIFE_EVENT_TYPES
 __all__ = [
     "INPUT", "DEAD_LETTERS", "NOTIFICATIONS", "LATE", "HELD", "ASSIGNMENTS", "FUNNEL", "REPLIES",
     "LATENCY_KAFKA", "LATENCY_RECORDED", "KAFKA_LAG", "WATERMARK", "STATE",
-    "PERSONS", "FAMILIES", "OPEN_OFFERS", "CALENDAR_TIMERS",
+    "PERSONS", "FAMILIES", "OPEN_OFFERS", "CALENDAR_TIMERS", "LEDGERS",
     "child", "cause", "observe_output", "advance_watermark", "set_kafka_lag", "due", "state_size",
     "input_total", "start", "export_registry", "BytewaxMetrics",
 ]
@@ -86,7 +86,8 @@ STATE = Gauge("familycard_state_size",
               "Keys held by this process: person slots (persons), family cards (families), offers still open "
               "(open_offers), due-date timers not yet fired (calendar_timers)", ["kind"])
 PERSONS, FAMILIES, OPEN_OFFERS, CALENDAR_TIMERS = "persons", "families", "open_offers", "calendar_timers"
-for _kind in (PERSONS, FAMILIES, OPEN_OFFERS, CALENDAR_TIMERS):
+LEDGERS = "ledgers"  # recipients with rights (or recently notified) in the rights ledger
+for _kind in (PERSONS, FAMILIES, OPEN_OFFERS, CALENDAR_TIMERS, LEDGERS):
     STATE.labels(_kind)  # present (at 0) from the start, so dashboards show every kind
 
 _process = "0"

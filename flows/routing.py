@@ -11,20 +11,25 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from flows.shards import DEFAULT_SHARDS
-from rules.calendar import birth_dates_due
+from rules.calendar import adult_months, birth_dates_due
+from rules.params import Params
+from rules.retirement import retirement_day
 from state import dates
 from state.calendar import Timer
 from state.compact import compact
 from state.dates import Day
-from state.events import KANDAS_NOTICE_DUE, RULING_EXPIRED, Event
+from state.events import BIRTH_CHECK, KANDAS_NOTICE_DUE, RETIREMENT_AGE, RULING_EXPIRED, TURNS_18, Event
+from state.ids import base_of
 from state.offers import REPLY_CHECK
 from state.person import ROLE_FATHER, ROLE_MOTHER, ROLE_SUBJECT
+from state.rights import Reprice
 
-__all__ = ["Tick", "BirthTick", "BirthReg", "QuarterWake", "route", "due_key", "birth_key",
-           "PERSON", "CALENDAR", "FAMILY", "OFFER_CALENDAR", "OFFERS"]
+__all__ = ["Tick", "BirthTick", "BirthReg", "QuarterWake", "CatchUp", "Router", "due_key", "birth_key",
+           "PERSON", "CALENDAR", "FAMILY", "OFFER_CALENDAR", "OFFERS", "LEDGER", "CALENDAR_ALL"]
 
 PERSON, CALENDAR, FAMILY, OFFER_CALENDAR, OFFERS = "person", "calendar", "family", "offer_calendar", "offers"
+LEDGER = "ledger"              # only broadcasts (the January re-pricing), to every ledger shard
+CALENDAR_ALL = "calendar_all"  # only the first tick's catch-up, to every calendar shard
 
 
 
@@ -59,6 +64,16 @@ class QuarterWake:
     event: Event
 
 
+@compact
+@dataclass(slots=True, frozen=True)
+class CatchUp:
+    """The first tick the source released since it started, for every calendar shard: due-date
+    timers of earlier dates that no tick ever reached (a seed's or a load's last day, before the
+    stream's first tick) fire now, dated by it (rules.md §5a, "Dates are never missed")."""
+
+    event: Event
+
+
 Routed = tuple[str, str, Any]
 
 
@@ -70,47 +85,88 @@ def birth_key(birth: Day, sex: str) -> str:
     return f"b:{dates.iso(birth)}:{sex}"
 
 
-def route(event: Event, tsa_settle_days: int, shards: int = DEFAULT_SHARDS) -> list[Routed]:
-    t = event.type
-    if t == "day":
-        return _route_tick(event, tsa_settle_days, shards)
-    if t == "sms_reply":
-        nid = str(event.data.get("in_reply_to", ""))
-        check = event.occurred_on + 1
-        return [(OFFERS, nid, event), (OFFER_CALENDAR, due_key(check), Timer(check, nid, REPLY_CHECK))]
+class Router:
+    """Where each decoded message goes (module doc), under one policy's parameters and shard count."""
 
-    d = event.data
-    out: list[Routed] = [(PERSON, event.subject, (event, ROLE_SUBJECT))]
-    if t in ("birth", "person_registered"):
-        for role, field in ((ROLE_MOTHER, "mother_iin"), (ROLE_FATHER, "father_iin")):
-            parent = d.get(field)
-            if parent:
-                out.append((PERSON, parent, (event, role)))
-        birth = event.occurred_on if t == "birth" else dates.day(d["birth_date"])
-        out.append((CALENDAR, birth_key(birth, d["sex"]), BirthReg(event.subject)))
-    elif t == "kandas_status":
-        due = max(dates.day(d["valid_until"]) - 30, event.recorded_on)
-        out.append((CALENDAR, due_key(due), Timer(due, event.subject, KANDAS_NOTICE_DUE)))
-    elif t == "disability_ruling" and d.get("valid_until"):
-        due = max(dates.day(d["valid_until"]) + 1, event.recorded_on)
-        out.append((CALENDAR, due_key(due), Timer(due, event.subject, RULING_EXPIRED)))
-    return out
+    def __init__(self, params: Params, shards: int) -> None:
+        self.params = params
+        self.shards = shards
+        self.settle = params.scalar_int("tsa_settle_days")
+        self.kandas_days = params.scalar_int("kandas_notice_days")
+        self.adult_months = adult_months(params)
 
+    def route(self, event: Event) -> list[Routed]:
+        t = event.type
+        if t == "day":
+            return self._tick(event)
+        if t == "sms_reply":
+            named = str(event.data.get("in_reply_to", ""))
+            nid = base_of(named) or named  # a reply may name the offer's reminder or renewal: both mean the offer
+            check = event.occurred_on + 1
+            return [(OFFERS, nid, event), (OFFER_CALENDAR, due_key(check), Timer(check, nid, REPLY_CHECK))]
 
-def _route_tick(tick: Event, tsa_settle_days: int, shards: int) -> list[Routed]:
-    """Phase 1 wakes the life-event timers and families; phase 2, an epoch later, the offers'.
+        d = event.data
+        out: list[Routed] = [(PERSON, event.subject, (event, ROLE_SUBJECT))]
+        if t in ("birth", "person_registered"):
+            for role, field in ((ROLE_MOTHER, "mother_iin"), (ROLE_FATHER, "father_iin")):
+                parent = d.get(field)
+                if parent:
+                    out.append((PERSON, parent, (event, role)))
+            birth = event.occurred_on if t == "birth" else dates.day(d["birth_date"])
+            out.append((CALENDAR, birth_key(birth, d["sex"]), BirthReg(event.subject)))
+            if t == "birth" and d.get("mother_iin"):
+                # the day the birth was recorded is over: a mother still unregistered then gets her
+                # child's birth rules run anyway (state.person_stage)
+                due = self._due(event.recorded_on, event)
+                out.append((CALENDAR, due_key(due), Timer(due, d["mother_iin"], BIRTH_CHECK)))
+            elif t == "person_registered":
+                out.extend(self._missed_milestones(event, birth, d["sex"]))
+        elif t == "kandas_status":
+            due = self._due(dates.day(d["valid_until"]) - self.kandas_days, event)
+            out.append((CALENDAR, due_key(due), Timer(due, event.subject, KANDAS_NOTICE_DUE)))
+        elif t == "disability_ruling" and d.get("valid_until"):
+            due = self._due(dates.day(d["valid_until"]) + 1, event)
+            out.append((CALENDAR, due_key(due), Timer(due, event.subject, RULING_EXPIRED)))
+        return out
 
-    So everything a day's date-driven rules cause (a withdrawal, say) reaches an offer
-    before that day's reminder or lapse does, on any number of workers.
-    """
-    on = tick.occurred_on
-    if tick.data.get("phase") == 2:
-        return [(OFFER_CALENDAR, due_key(on), Tick(tick))]
-    out: list[Routed] = [(CALENDAR, due_key(on), Tick(tick))]
-    kinds: dict[str, list[str]] = {}
-    for birth, sex, kind in birth_dates_due(on):
-        kinds.setdefault(birth_key(birth, sex), []).append(kind)
-    out.extend((CALENDAR, key, BirthTick(tick, tuple(k))) for key, k in kinds.items())
-    if on == dates.quarter_start(on) + tsa_settle_days:
-        out.extend((FAMILY, str(i), QuarterWake(tick)) for i in range(shards))  # keys as flows.shards.shard_of
-    return out
+    @staticmethod
+    def _due(day: Day, event: Event) -> Day:
+        """A timer's day, or the day the flow is in when that has passed already: it fires at the
+        next tick, dated by it (rules.md §5a)."""
+        floor = event.recorded_on if event.open_day is None else max(event.recorded_on, event.open_day)
+        return max(day, floor)
+
+    def _missed_milestones(self, event: Event, birth: Day, sex: str) -> list[Routed]:
+        """A registration read after the tick of a milestone (turning 18, retirement age) that falls
+        after the registration's own date: the birth-date key's tick has gone, so a one-off timer
+        fires it at the next tick (rules.md §5a, "Dates are never missed")."""
+        floor = event.recorded_on if event.open_day is None else max(event.recorded_on, event.open_day)
+        out: list[Routed] = []
+        for kind, day in ((TURNS_18, dates.add_months(birth, self.adult_months)),
+                          (RETIREMENT_AGE, retirement_day(birth, sex, self.params))):
+            if event.occurred_on < day < floor:
+                out.append((CALENDAR, due_key(floor), Timer(floor, event.subject, kind)))
+        return out
+
+    def _tick(self, tick: Event) -> list[Routed]:
+        """Phase 1 wakes the life-event timers and families; phase 2, an epoch later, the offers'.
+
+        So everything a day's date-driven rules cause (a withdrawal, say) reaches an offer
+        before that day's reminder or lapse does, on any number of workers.
+        """
+        on = tick.occurred_on
+        if tick.data.get("phase") == 2:
+            return [(OFFER_CALENDAR, due_key(on), Tick(tick))]
+        out: list[Routed] = [(CALENDAR, due_key(on), Tick(tick))]
+        kinds: dict[str, list[str]] = {}
+        for birth, sex, kind in birth_dates_due(on, self.params):
+            kinds.setdefault(birth_key(birth, sex), []).append(kind)
+        out.extend((CALENDAR, key, BirthTick(tick, tuple(k))) for key, k in kinds.items())
+        if tick.data.get("first"):
+            out.extend((CALENDAR_ALL, str(i), CatchUp(tick)) for i in range(self.shards))
+        if on == dates.quarter_start(on) + self.settle:
+            out.extend((FAMILY, str(i), QuarterWake(tick)) for i in range(self.shards))  # keys as flows.shards.shard_of
+        x = dates.to_date(on)
+        if x.month == 1 and x.day == 1:
+            out.extend((LEDGER, str(i), Reprice(on, tick)) for i in range(self.shards))
+        return out

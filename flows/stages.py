@@ -14,27 +14,41 @@ from __future__ import annotations
 import logging
 import pickle
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from bytewax.operators import StatefulBatchLogic, StatefulLogic
 
 from flows import metrics
-from flows.routing import BirthReg, BirthTick, QuarterWake, Tick
-from rules import Context, Params, evaluate
-from rules.decisions import OFFER
-from rules.engine import has_rules
-from rules.withdrawals import WITHDRAWAL_TRIGGERS, grant_of, lost_grounds, still_relevant
-from schemas.codec import notification_record
+from flows.routing import BirthReg, BirthTick, CatchUp, QuarterWake, Tick
+from rules.family_fold import FamilyFold, FoldOutput
+from rules.ledger import LedgerLogic as DomainLedger
+from rules.ledger import RevisePlan
+from schemas.codec import notification_record, renewal_record
+from state import dates
 from state.calendar import BirthSlot, DueSlot, Timer
 from state.dates import Day
 from state.events import QUARTER_START, WAKE_TYPES, Event, wake_event
-from state.family import FamilyCard, MemberUpdate, apply_update, prune_issued
+from state.family import FamilyCard, MemberUpdate
 from state.family_build import order_of
-from state.offers import EXPIRE, OPEN, IssuedOffer, OfferSlot, Withdrawal, expiry_days
+from state.offers import (
+    EXPIRE,
+    LAPSE,
+    OPEN,
+    REMIND,
+    Contact,
+    End,
+    IssuedOffer,
+    OfferSlot,
+    Revise,
+    expiry_days,
+)
 from state.person import ROLE_SUBJECT
-from state.person_stage import DEDUP_DAYS, PersonOutput, PersonSlot, Rejection
+from state.person_stage import PersonOutput, PersonSettings, PersonSlot, Rejection
+from state.rights import Ledger, NoticeOut, OfferOut, Right
 
-__all__ = ["PersonLogic", "CalendarLogic", "CalendarKeyLogic", "calendar_step", "count_restored_timers", "fires", "FamilyLogic", "OfferLogic"]
+__all__ = ["PersonLogic", "CalendarLogic", "CalendarKeyLogic", "calendar_step", "count_restored_timers", "FamilyLogic",
+           "LedgerLogic", "OfferLogic", "Notice"]
 
 Keyed = tuple[str, Any]
 
@@ -50,9 +64,10 @@ def _seq(event: object) -> int:
 class PersonLogic:
     """One person's slot, inside a ``flows.shards.ShardLogic`` (which also counts the people)."""
 
-    def __init__(self, resume: PersonSlot | None, late_record_days: int) -> None:
+    def __init__(self, resume: PersonSlot | None, settings: PersonSettings) -> None:
         self.slot = resume
-        self.late_record_days = late_record_days
+        self.settings = settings
+        self.late_record_days = settings.late_record_days
 
     def on_batch(self, values: list[tuple[Event, str]]) -> tuple[Iterable[PersonOutput], bool]:
         out: list[PersonOutput] = []
@@ -71,7 +86,7 @@ class PersonLogic:
         if self.slot is None:
             iin = event.subject if role == ROLE_SUBJECT else event.data[f"{role}_iin"]
             self.slot = PersonSlot.empty(iin)
-        out = self.slot.on_event(event, role, self.late_record_days)
+        out = self.slot.on_event(event, role, self.settings)
         if role == ROLE_SUBJECT and event.type not in WAKE_TYPES:
             _account(out)
         if role == ROLE_SUBJECT and not self.slot.card.registered:
@@ -114,6 +129,11 @@ def calendar_step(slot: DueSlot | BirthSlot | None, value: Any) -> tuple[DueSlot
             return birth, []
         due = birth.wake(value.kinds, value.event.occurred_on)
         return birth, [(t.target, wake_event(t.kind, t.target, value.event)) for t in due]
+    if isinstance(value, CatchUp):
+        # the first tick: a due-date slot no tick reached fires now, dated by this tick
+        if isinstance(slot, DueSlot) and not slot.ticked and slot.timers and slot.timers[0].due < value.event.occurred_on:
+            return slot, [(t.target, wake_event(t.kind, t.target, value.event)) for t in slot.tick()]
+        return slot if slot is not None else DueSlot(), []
     dslot = slot if isinstance(slot, DueSlot) else DueSlot()
     if isinstance(value, Tick):
         return dslot, [(t.target, wake_event(t.kind, t.target, value.event)) for t in dslot.tick()]
@@ -194,30 +214,16 @@ def source_order(update: MemberUpdate) -> int:
     return order_of(_seq(update.event), update.role)
 
 
-def fires(update: MemberUpdate, params: Params) -> bool:
-    """Whether the family stage runs the rules on ``update`` (else it only folds the card in).
-
-    ``familycard load`` asks the same question of every load message: a bulk load takes only
-    facts that fire nothing (rules.md §5), so its state equals the stream's.
-    """
-    event = update.event
-    return (update.fire and isinstance(event, Event)
-            and event.occurred_on >= params.in_force_from
-            and (has_rules(event.type, update.role) or event.type in WITHDRAWAL_TRIGGERS))
-
-
 class FamilyLogic:
-    """Folds member updates into the family card, runs the rules, finds lost grounds.
+    """One family's card, inside a ``flows.shards.ShardLogic``: the domain fold
+    (``rules.family_fold``) over the family's updates, in source order.
 
-    Emits notice records (``("notice", recipient, record, cause origin)``), issued offers and withdrawal
-    requests for the offer stage, and the offers' reminder and lapse timers.
+    Emits ``(ledger key, ledger input)`` pairs for the rights ledger and ``Rejection``s.
     """
 
-    def __init__(self, resume: FamilyCard | None, params: Params) -> None:
+    def __init__(self, resume: FamilyCard | None, fold: FamilyFold) -> None:
         self.family = resume
-        self.params = params
-        self.consent_days = params.scalar_int("consent_days")
-        self.reminder_days = params.scalar_int("reminder_after_days")
+        self.fold = fold
 
     def state(self) -> FamilyCard | None:
         return self.family
@@ -232,9 +238,11 @@ class FamilyLogic:
         updates = [self._quarter(v) if isinstance(v, QuarterWake) else v for v in values]
         if len(updates) > 1:
             updates.sort(key=source_order)
-        out: list[Any] = []
+        out: list[FoldOutput] = []
         for update in updates:
-            out.extend(self.on_update(update))
+            if self.family is None:
+                self.family = FamilyCard(update.family_id)
+            out.extend(self.fold.on_update(self.family, update))
         return out, StatefulBatchLogic.RETAIN
 
     def _quarter(self, wake: QuarterWake) -> MemberUpdate:
@@ -243,70 +251,112 @@ class FamilyLogic:
         fid = self.family.family_id
         return MemberUpdate(fid, "", None, wake_event(QUARTER_START, fid, wake.event), "family", fire=True)
 
-    def on_update(self, update: MemberUpdate) -> list[Any]:
-        if self.family is None:
-            self.family = FamilyCard(update.family_id)
-        family = self.family
-        event, card = update.event, update.card
-        firing = fires(update, self.params)
-        children_before = len(family.children(event.occurred_on)) if firing and isinstance(event, Event) else None
-        apply_update(family, update)
+
+# --- the rights ledger ------------------------------------------------------------------------
+
+@dataclass(slots=True, frozen=True)
+class Notice:
+    """A notice's record for the notifications sink, with its recipient and cause (latency)."""
+
+    recipient: str
+    record: dict[str, Any]
+    cause: Any
+
+
+class LedgerLogic:
+    """One recipient's ledger (``rules.ledger``), inside a ``flows.shards.ShardLogic``.
+
+    Turns the ledger's decisions into what the offer stage and the sinks take: an offer (with
+    its wire record, built here by ``schemas.codec``) and its reminder, lapse and expiry timers;
+    a renewed offer's record and timers for a ``Revise``; ``End`` and ``Contact`` as they are;
+    a notice's record.
+    """
+
+    def __init__(self, resume: Ledger | None, logic: DomainLedger, consent_days: int, reminder_days: int) -> None:
+        self.ledger = resume
+        self.logic = logic
+        self.consent_days = consent_days
+        self.reminder_days = reminder_days
+
+    def state(self) -> Ledger | None:
+        return self.ledger
+
+    def has_eof_work(self) -> bool:
+        return False
+
+    def on_eof(self) -> tuple[Iterable[Any], bool]:
+        return [], StatefulBatchLogic.RETAIN
+
+    def on_batch(self, values: list[tuple[str, Any]]) -> tuple[Iterable[Any], bool]:
         out: list[Any] = []
-        if firing and isinstance(event, Event):
-            ctx = Context(event, update.role, card, family, self.params, children_before)
-            for decision in self._guarded(evaluate, ctx, out):
-                out.extend(self._issue(family, decision, card, event))
-            today = event.occurred_on
-            live = [g for g in family.grants.values() if still_relevant(g, today)]
-            family.grants = {g.nid: g for g in live}
-            for loss in self._guarded(lambda c: lost_grounds(c, live, len(family.children(today))), ctx, out):
-                family.grants.pop(loss.grant.nid, None)
-                out.append(Withdrawal(loss.grant.nid, loss.reason, loss.on, loss.only_if_open, event))
-        if card is not None and not card.alive:
-            family.members.pop(card.iin, None)  # only living members count; keep state bounded
-        return out
+        for value in values:
+            if isinstance(value, tuple):
+                iin, item = value
+            else:  # a broadcast to every ledger of the shard (the January re-pricing)
+                assert self.ledger is not None
+                iin, item = self.ledger.iin, value
+            self.ledger, decided = self.logic.on_item(iin, self.ledger, item)
+            for d in decided:
+                out.extend(self._encode(d))
+        return out, StatefulBatchLogic.DISCARD if self.ledger is None else StatefulBatchLogic.RETAIN
 
-    @staticmethod
-    def _guarded(fn: Any, ctx: Context, out: list[Any]) -> list[Any]:
-        """``fn(ctx)``; if a rule raises, dead-letter the event (rule_error) and go on."""
-        try:
-            return list(fn(ctx))
-        except Exception as exc:  # noqa: BLE001 - one event's rule failure must not stop the flow
-            event = ctx.event
-            log.exception("rule error on %s %s", event.type, event.event_id)
-            if event.origin is not None:
-                out.append(Rejection(event, "rule_error", f"a rule failed on this event: {exc!r}"))
-            return []
+    def _encode(self, d: Any) -> list[Any]:
+        if isinstance(d, OfferOut):
+            right = d.right
+            record = notification_record(right.decision, d.phone, d.language, right.family_id)
+            return self._offer(right, record, d.iban, d.cause.event)
+        if isinstance(d, NoticeOut):
+            record = notification_record(d.decision, d.phone, d.language, d.family_id)
+            metrics.child(metrics.NOTIFICATIONS, d.decision.code, d.decision.kind).inc()
+            return [Notice(d.decision.recipient, record, metrics.cause(d.cause.event))]
+        if isinstance(d, RevisePlan):
+            return self._revise(d)
+        assert isinstance(d, (End, Contact))
+        return [d]
 
-    def _issue(self, family: FamilyCard, decision: Any, card: Any, event: Event) -> list[Any]:
-        nid = decision.notification_id
-        if nid in family.issued:
-            return []  # one occasion, one offer
-        prune_issued(family, decision.issued_on, DEDUP_DAYS)
-        family.issued[nid] = decision.issued_on
-        recipient = family.members.get(decision.recipient)
-        if recipient is None and card is not None and card.iin == decision.recipient:
-            recipient = card
-        record = notification_record(decision, recipient, family.family_id)
-        if decision.kind != OFFER:
-            metrics.child(metrics.NOTIFICATIONS, decision.code, decision.kind).inc()
-            return [("notice", decision.recipient, record, metrics.cause(event))]
-        family.grants[nid] = grant_of(decision)
-        issued = decision.issued_on
-        offer = IssuedOffer(record, decision.start_month, decision.end_month,
-                            recipient.iban if recipient is not None else None, event, issued + self.reminder_days)
-        return [offer, Timer(issued + self.reminder_days, nid, "remind"),
-                Timer(issued + self.consent_days + 1, nid, "lapse"),
-                *(Timer(d, nid, EXPIRE) for d in expiry_days(offer))]
+    def _offer(self, right: Right, record: dict[str, Any], iban: str | None, event: Event | None) -> list[Any]:
+        issued = dates.day(record["issued_on"])
+        offer = IssuedOffer(record, right.start_month, right.end_month, iban, _event_or_tick(event, issued),
+                            issued + self.reminder_days)
+        nid = right.nid
+        return [offer, Timer(issued + self.reminder_days, nid, REMIND),
+                Timer(issued + self.consent_days + 1, nid, LAPSE),
+                *(Timer(day, nid, EXPIRE) for day in expiry_days(offer))]
+
+    def _revise(self, plan: RevisePlan) -> list[Any]:
+        right = plan.right
+        cause = plan.cause
+        renewal = None
+        out: list[Any] = []
+        if not plan.annual:
+            issued = max(cause.recorded_on, right.issued_on)
+            me = self.ledger.persons.get(self.ledger.iin) if self.ledger is not None else None
+            base = notification_record(right.decision, me.phone if me else None, me.language if me else "kk",
+                                       right.family_id)
+            base["notification_id"] = right.nid  # the first offer's id: a renewal names it
+            record = renewal_record(base, plan.amount, issued, issued + self.consent_days, plan.reason,
+                                    me.phone if me else None, me.language if me else "kk")
+            offered = self._offer(right, record, me.iban if me else None, cause.event)
+            renewal = offered[0]
+            out = offered[1:]
+        return [Revise(right.nid, plan.amount, plan.end_month, plan.from_month, plan.reason, cause.recorded_on,
+                       plan.annual, renewal, cause.late, cause.event), *out]
+
+
+def _event_or_tick(event: Event | None, on: Day) -> Event:
+    return event if event is not None else _tick_for(on)
 
 
 # --- offers -----------------------------------------------------------------------------
 
+_COMMAND_RANK = {End: 1, Revise: 1, Contact: 1}
+
+
 def _offer_seq(value: Any) -> tuple[int, int]:
-    """Source order; for one source message: the offer, then a withdrawal, a reply, a timer."""
+    """Source order; for one source message: the offer, then the ledger's commands, a reply, a timer."""
     if isinstance(value, IssuedOffer):
         return _seq(value.event), 0
-    if isinstance(value, Withdrawal):
+    if type(value) in _COMMAND_RANK:
         return _seq(value.event), 1
     return _seq(value), 2 if value.type == "sms_reply" else 3
 
@@ -320,12 +370,12 @@ def _with_cause(out: list[Any], first: int, value: Any) -> None:
 
     The pre-output map steps measure end-to-end latency from it (``metrics.observe_output``).
     """
-    origin = metrics.cause(value.event if isinstance(value, (IssuedOffer, Withdrawal)) else value)
+    origin = metrics.cause(value.event if isinstance(value, (IssuedOffer, End, Revise, Contact)) else value)
     out[first:] = [(o, origin) for o in out[first:]]
 
 
 class OfferLogic(StatefulBatchLogic[Any, Any, OfferSlot]):
-    """One offer's life: the offer, replies, reminder and lapse timers, withdrawals.
+    """One offer's life: the offer, replies, reminder and lapse timers, the ledger's commands.
 
     Emits ``(output, cause origin)`` pairs; ``flows.dataflow`` encodes the outputs.
     """
@@ -345,8 +395,8 @@ class OfferLogic(StatefulBatchLogic[Any, Any, OfferSlot]):
             first = len(out)
             if isinstance(value, IssuedOffer):
                 out.extend(slot.on_offer(value))
-            elif isinstance(value, Withdrawal):
-                out.extend(slot.on_withdrawal(value))
+            elif isinstance(value, (End, Revise, Contact)):
+                out.extend(slot.on_command(value))
             elif value.type == "sms_reply":
                 out.extend(slot.on_reply(value))
             else:  # a remind / lapse / reply_check wake from the offer calendar
@@ -357,7 +407,9 @@ class OfferLogic(StatefulBatchLogic[Any, Any, OfferSlot]):
         # A settled offer's slot goes once its expiry timer says nothing more can happen.
         return out, StatefulBatchLogic.DISCARD if slot.done else StatefulBatchLogic.RETAIN
 
+    def on_eof(self) -> tuple[Iterable[Any], bool]:
+        out: list[Any] = [(o, metrics.cause(getattr(o, "reply", None))) for o in self.slot.on_eof()]
+        return out, StatefulBatchLogic.RETAIN
+
     def snapshot(self) -> OfferSlot:
-        s = self.slot
-        return OfferSlot(s.offer, s.status, s.reminded, s.answered_by, list(s.held), set(s.seen_replies),
-                         list(s.early_timers), s.checked_until, s.done)
+        return self.slot.copy()
