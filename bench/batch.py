@@ -76,9 +76,11 @@ def _month(text: str) -> int:
 
 def build_base(messages: list[dict], as_of: dt.date) -> tuple[list[list[Any]], list[list[Any]]]:
     """Persons and contributions as the registries know them on ``as_of`` (recorded by then)."""
+    from rules.params import load_params
     from rules.retirement import retirement_day
     from state.dates import add_months
 
+    params = load_params()
     limit = as_of.isoformat()
     persons: dict[str, dict[str, Any]] = {}
     contrib: dict[tuple[str, int], int] = {}
@@ -132,7 +134,7 @@ def build_base(messages: list[dict], as_of: dt.date) -> tuple[list[list[Any]], l
         birth = dt.date.fromisoformat(p["birth"]).toordinal()
         rows.append([
             int(iin), fam(p["family"]), p["birth"], p["sex"], p.get("died"),
-            dt.date.fromordinal(retirement_day(birth, p["sex"])).isoformat(),
+            dt.date.fromordinal(retirement_day(birth, p["sex"], params)).isoformat(),
             dt.date.fromordinal(add_months(birth, 18 * 12)).isoformat(),
             num(p["mother"]), num(p["father"]), p.get("pension") or 0,
             p.get("ruling_from"), p.get("ruling_until"), p.get("unemp_since"), p.get("unemp_until"),

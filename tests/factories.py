@@ -33,3 +33,13 @@ def event(type_: str, subject: str, occurred: str, data: dict[str, Any] | None =
 
 def registered(iin: str, birth: str, sex: str, family: str, on: str = "2025-12-31", **data: Any) -> Event:
     return event("person_registered", iin, on, {"birth_date": birth, "sex": sex, "family_id": family, **data})
+
+
+ADULT_YEARS = 18  # rules/parameters.json adult_age_years (checked in tests/test_rules_core.py)
+
+
+def apply(card: Any, e: Event, role: str = "subject") -> Any:
+    """``state.person.apply`` with the baseline adult age."""
+    from state import person
+
+    return person.apply(card, e, role, adult_years=ADULT_YEARS)

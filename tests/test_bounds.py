@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from rules import load_params
+from rules.decisions import Decision
+from rules.ledger import LedgerLogic
 from state import dates
-from state.family import FamilyCard, Grant, prune_issued
 from state.offers import OfferSlot, expiry_days
-from state.person_stage import DEDUP_DAYS, MAX_HELD, PersonSlot, Seen, remember
+from state.person_stage import DEDUP_DAYS, MAX_HELD, PersonSettings, PersonSlot, Seen, remember
+from state.rights import Cause, Ledger, NewNotice
 from tests.factories import event, iin_for, registered
 from tests.test_offers import offer, reply
 
 MUM = iin_for("1990-04-02", "female")
+SETTINGS = PersonSettings(30, 18)
 
 
 def test_dedup_ids_are_kept_for_a_bounded_window() -> None:
@@ -23,14 +27,14 @@ def test_dedup_ids_are_kept_for_a_bounded_window() -> None:
 
 def test_a_recent_duplicate_is_still_caught() -> None:
     slot = PersonSlot.empty(MUM)
-    slot.on_event(registered(MUM, "1990-04-02", "female", "F-1"), "subject", 30)
+    slot.on_event(registered(MUM, "1990-04-02", "female", "F-1"), "subject", SETTINGS)
     for m in range(1, 13):
         slot.on_event(event("contribution", MUM, f"2026-{m:02d}-28", {"month": f"2026-{m:02d}", "income_kzt": 1,
                                                                        "social_contribution_kzt": 0},
-                            event_id=f"c{m}"), "subject", 30)
+                            event_id=f"c{m}"), "subject", SETTINGS)
     again = slot.on_event(event("contribution", MUM, "2026-03-28", {"month": "2026-03", "income_kzt": 1,
                                                                     "social_contribution_kzt": 0}, event_id="c3"),
-                          "subject", 30)
+                          "subject", SETTINGS)
     assert [r.code for r in again] == ["duplicate"]  # type: ignore[union-attr]
 
 
@@ -39,18 +43,21 @@ def test_held_facts_are_capped_and_the_oldest_dead_lettered() -> None:
     out = []
     for i in range(MAX_HELD + 5):
         out += slot.on_event(event("award", MUM, "2026-01-01", {"award": "kumis_alka"}, event_id=f"a{i}"),
-                             "subject", 30)
+                             "subject", SETTINGS)
     assert len(slot.held) == MAX_HELD
     assert [r.code for r in out] == ["unknown_person"] * 5  # type: ignore[union-attr]
 
 
 def test_issued_ids_are_forgotten_after_the_window_unless_running() -> None:
-    fam = FamilyCard("F-1")
+    ledger = Ledger(MUM)
     for i in range(20):
-        fam.issued[f"n-{i}"] = dates.day("2025-01-01") + i
-    fam.grants["n-0"] = Grant("n-0", "mother_award_benefit", MUM, MUM, "monthly", None, None)
-    prune_issued(fam, dates.day("2026-06-01"), DEDUP_DAYS)
-    assert set(fam.issued) == {"n-0"}
+        ledger.issued[f"n-{i}"] = dates.day("2025-01-01") + i
+    logic = LedgerLogic(load_params())
+    today = dates.day("2026-06-01")
+    notice = Decision("employment_measures", "notice", MUM, f"dismissal:{MUM}:2026-06-01", "r", (), today, today)
+    after, _ = logic.on_item(MUM, ledger, NewNotice(notice, (None, "kk"), "F-1", Cause(today, today, False)))
+    assert after is not None and set(after.issued) == {notice.notification_id}  # the old ids are gone
+    assert DEDUP_DAYS == 400
 
 
 def test_a_settled_offer_slot_expires_and_a_running_one_does_not() -> None:

@@ -10,8 +10,8 @@ from schemas.codec import notification_record
 from schemas.validation import validate_output
 from state.events import KANDAS_NOTICE_DUE
 from state.family import FamilyCard
-from state.person import PersonCard, apply, new_card
-from tests.factories import event, iin_for, registered
+from state.person import PersonCard, new_card
+from tests.factories import apply, event, iin_for, registered
 
 PARAMS = load_params()
 
@@ -35,7 +35,7 @@ def kandas_notice(person: PersonCard, on: str) -> Decision:
 ])
 def test_kandas_notice_record_names_the_expiry_date(valid_until: str, on: str, shown: str) -> None:
     person = kandas_person(valid_until)
-    rec = notification_record(kandas_notice(person, on), person, "F-1")
+    rec = notification_record(kandas_notice(person, on), person.phone, person.language, "F-1")
     assert shown in rec["text"]["ru"] and shown in rec["text"]["kk"]
     assert "скоро" not in rec["text"]["ru"] and "жақында" not in rec["text"]["kk"]
     assert f"Срок статуса кандаса истекает {shown}." in rec["text"]["ru"]
@@ -49,5 +49,5 @@ def test_other_codes_are_rendered_as_before() -> None:
     e = event("dismissal", iin, "2026-06-10", {"employer_bin": "123456789012", "reason": "staff_reduction"})
     after = apply(person, e)
     [d] = evaluate(Context(e, "subject", after, FamilyCard("F-1", {iin: after}), PARAMS))
-    rec = notification_record(d, after, "F-1")
+    rec = notification_record(d, after.phone, after.language, "F-1")
     assert "Карьерный центр" in rec["text"]["ru"] and "кандас" not in rec["text"]["ru"].lower()

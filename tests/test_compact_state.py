@@ -32,25 +32,43 @@ import state.family
 import state.offers
 import state.person
 import state.person_stage
+import state.rights
 import state.seen
-from flows.routing import BirthReg, BirthTick, QuarterWake, Tick
+from flows.routing import BirthReg, BirthTick, CatchUp, QuarterWake, Tick
 from state import compact as compact_module
 from state.calendar import BirthSlot, DueSlot, Timer
 from state.compact import EXTENSION_CODES, compact, months_decode, months_encode, rebuilder
 from state.events import Event, Origin
-from state.family import FamilyCard, Grant, MemberUpdate
+from state.family import FamilyCard, MemberUpdate
 from state.offers import (
     Assignment,
+    ChangeNotice,
+    Contact,
+    End,
     IssuedOffer,
     OfferSlot,
     Outcome,
     Reminder,
     ReplyRejected,
-    Withdrawal,
+    Revise,
     WithdrawalNotice,
 )
 from state.person import _REGIONS, PersonCard, Ruling
-from state.person_stage import DEDUP_DAYS, PersonSlot, Rejection, remember
+from state.person_stage import DEDUP_DAYS, PersonSettings, PersonSlot, Rejection, remember
+from state.rights import (
+    Cause,
+    Digest,
+    FamilySeen,
+    FamilyView,
+    Ledger,
+    NewNotice,
+    NewRight,
+    NoticeOut,
+    OfferOut,
+    PersonSeen,
+    Reprice,
+    Right,
+)
 from state.seen import Seen
 from tests.factories import event, iin_for, registered
 
@@ -103,8 +121,8 @@ json_values = st.recursive(st.one_of(st.none(), st.booleans(), ints, text),
                            max_leaves=6)
 origins = st.builds(Origin, text, opt(ints), opt(ints), st.binary(max_size=40), maybe(0, ints), maybe(None, ints))
 events = st.builds(Event, text, text, text, days, days, maybe({}, st.dictionaries(text, json_values, max_size=4)),
-                   maybe(None, origins))
-rulings = st.builds(Ruling, text, text, ints, opt(days), days)
+                   maybe(None, origins), maybe(None, days))
+rulings = st.builds(Ruling, text, text, ints, opt(days), days, maybe(0, days), opt(days))
 contiguous_months = st.builds(lambda first, amounts: {first + i: a for i, a in enumerate(amounts)},
                               st.integers(0, 70_000), st.lists(st.integers(0, 2**33), max_size=30))
 any_months = st.dictionaries(st.integers(-5, 70_000), st.integers(-5, 2**33), max_size=30)
@@ -123,7 +141,7 @@ def cards(draw: st.DrawFn, iin: str | None = None) -> PersonCard:
         "employed_since": opt(days), "dismissed_on": opt(days), "dismissal_reason": opt(text),
         "ruling": opt(rulings), "ruling_as_of": days, "disabled_before_18": st.booleans(), "pension_kzt": opt(ints),
         "unemployed_since": opt(days), "unemployed_until": opt(days), "awards": st.lists(text, max_size=3).map(tuple),
-        "kandas_until": opt(days),
+        "kandas_until": opt(days), "version": maybe(0, ints),
     }
     defaults = {x.name: x.default if x.default_factory is dataclasses.MISSING else x.default_factory()
                 for x in dataclasses.fields(PersonCard)}
@@ -136,7 +154,6 @@ seens = st.one_of(
     st.builds(Seen.of, st.dictionaries(text, days, max_size=20)),
 )
 slots = st.builds(PersonSlot, cards(), st.lists(events, max_size=2), seens)
-grants = st.builds(Grant, text, text, text, text, opt(text), opt(days), opt(ints))
 updates = st.builds(MemberUpdate, text, iins, opt(cards()), opt(events), maybe("subject", text), st.booleans())
 
 
@@ -163,26 +180,53 @@ def families(draw: st.DrawFn) -> FamilyCard:
     if members and draw(st.integers(0, 9)) == 0:  # a key other than the card's IIN: kept as it is
         k = next(iter(members))
         members[k + "x"] = members.pop(k)
-    issued = draw(st.dictionaries(text, days, max_size=3))
-    return FamilyCard(fid, members, issued, draw(st.dictionaries(text, grants, max_size=2)))
+    former = draw(st.dictionaries(text, st.tuples(cards(), days), max_size=2))
+    return FamilyCard(fid, members, former)
 
 
 offers = st.builds(IssuedOffer, st.dictionaries(text, json_values, max_size=4), opt(ints), opt(ints), opt(text),
                    events, days)
+digests = st.builds(Digest, text, ints, opt(text), st.booleans(), days, days, opt(days), opt(text), opt(text),
+                    opt(rulings), st.booleans(), opt(days), opt(days), opt(text), text, opt(text), opt(text),
+                    st.booleans())
+views = st.builds(FamilyView, text, st.lists(text, max_size=3).map(tuple), opt(text))
+causes = st.builds(Cause, days, days, st.booleans(), opt(events))
+facts = st.dictionaries(text, json_values, max_size=3)
+rights = st.builds(Right, text, text, text, st.lists(text, max_size=2).map(tuple), facts, opt(ints), text, opt(ints),
+                   opt(ints), days, days, days, text, st.none(), st.booleans())
 OTHERS: dict[type, st.SearchStrategy[Any]] = {
     Origin: origins, Event: events, Ruling: rulings, Rejection: st.builds(Rejection, events, text, text, maybe("", text)),
-    Grant: grants, MemberUpdate: updates, Timer: st.builds(Timer, days, text, text),
+    MemberUpdate: updates, Timer: st.builds(Timer, days, text, text),
+    PersonSettings: st.builds(PersonSettings, ints, ints),
+    Digest: digests, FamilyView: views, Cause: causes, Right: rights,
+    Ledger: st.builds(Ledger, text, st.dictionaries(text, rights, max_size=2), st.dictionaries(text, digests, max_size=2),
+                      st.dictionaries(text, views, max_size=1), st.dictionaries(text, days, max_size=3)),
+    NewRight: st.builds(NewRight, st.none(), st.lists(text, max_size=2).map(tuple), facts,
+                        st.lists(digests, max_size=2).map(tuple), opt(views), text, causes),
+    NewNotice: st.builds(NewNotice, st.none(), st.tuples(opt(text), text), text, causes),
+    PersonSeen: st.builds(PersonSeen, digests, causes), FamilySeen: st.builds(FamilySeen, views, causes),
+    Reprice: st.builds(Reprice, days, opt(events)),
+    OfferOut: st.builds(OfferOut, rights, opt(text), text, opt(text), causes),
+    NoticeOut: st.builds(NoticeOut, st.none(), opt(text), text, text, causes),
+    Revise: st.builds(Revise, text, opt(ints), opt(ints), ints, text, days, st.booleans(), opt(offers), st.booleans(),
+                      opt(events)),
+    End: st.builds(End, text, text, days, days, ints, st.booleans(), opt(events)),
+    Contact: st.builds(Contact, text, opt(text), text, opt(text), days, opt(events)),
+    ChangeNotice: st.builds(ChangeNotice, offers, opt(ints), ints, opt(ints), text, days, ints),
+    CatchUp: st.builds(CatchUp, events),
     DueSlot: st.builds(DueSlot, st.booleans(), st.lists(st.builds(Timer, days, text, text), max_size=3)),
     BirthSlot: st.builds(lambda xs: BirthSlot(array("q", xs)), st.lists(st.integers(0, 10**12), max_size=5)),
     IssuedOffer: offers,
-    Withdrawal: st.builds(Withdrawal, text, text, days, st.booleans(), events),
     Outcome: st.builds(Outcome, offers, text, days, opt(events)),
     Reminder: st.builds(Reminder, offers, days),
     WithdrawalNotice: st.builds(WithdrawalNotice, offers, text, days),
-    Assignment: st.builds(Assignment, offers, ints, opt(ints), st.booleans()),
+    Assignment: st.builds(Assignment, offers, text, ints, opt(ints), opt(ints), opt(text), st.booleans(), ints),
     ReplyRejected: st.builds(ReplyRejected, events, text),
     OfferSlot: st.builds(OfferSlot, opt(offers), text, st.booleans(), opt(text), st.lists(events, max_size=2),
-                         st.sets(text, max_size=3), st.lists(st.tuples(text, days), max_size=2), days, st.booleans()),
+                         st.sets(text, max_size=3), st.lists(st.tuples(text, days), max_size=2), days, st.booleans(),
+                         opt(days), opt(ints), opt(ints), opt(ints), opt(text), opt(text), ints,
+                         opt(st.tuples(ints, opt(ints), opt(ints))), st.lists(st.builds(Contact, text, opt(text), text,
+                                                                                        opt(text), days), max_size=1)),
     Tick: st.builds(Tick, events), BirthTick: st.builds(BirthTick, events, st.lists(text, max_size=3).map(tuple)),
     BirthReg: st.builds(BirthReg, text), QuarterWake: st.builds(QuarterWake, events),
     Seen: seens,
@@ -236,7 +280,7 @@ def test_every_other_class_round_trips(cls: type) -> None:
 
 def test_every_state_dataclass_has_a_compact_reduction() -> None:
     modules = [state.events, state.person, state.family, state.person_stage, state.offers, state.calendar,
-               state.seen, routing]
+               state.seen, state.rights, routing]
     classes = [c for m in modules for _, c in inspect.getmembers(m, inspect.isclass)
                if dataclasses.is_dataclass(c) and c.__module__ == m.__name__]
     assert len(classes) >= 25
@@ -259,7 +303,7 @@ def test_frozen_classes_stay_frozen_after_loading() -> None:
 def test_pickling_calls_no_dataclasses_fields(monkeypatch: pytest.MonkeyPatch) -> None:
     mum = iin_for("1990-04-02", "female")
     slot = PersonSlot.empty(mum)
-    out = slot.on_event(registered(mum, "1990-04-02", "female", "F-1"), "subject", 30)
+    out = slot.on_event(registered(mum, "1990-04-02", "female", "F-1"), "subject", PersonSettings(30, 18))
     family = FamilyCard("F-1", {mum: slot.card})
     values = [slot.card, out[0], out[0].event, slot, family, Ruling("2", "general", 60, None, 739000)]
 
@@ -302,7 +346,7 @@ def test_the_slot_and_card_classes_pickle_as_extension_codes() -> None:
 def test_a_process_that_imported_only_the_package_loads_the_state() -> None:
     mum = iin_for("1990-04-02", "female")
     slot = PersonSlot.empty(mum)
-    slot.on_event(registered(mum, "1990-04-02", "female", "F-1"), "subject", 30)
+    slot.on_event(registered(mum, "1990-04-02", "female", "F-1"), "subject", PersonSettings(30, 18))
     blob = pickle.dumps([slot, FamilyCard("F-1", {mum: slot.card}), Tick(event("day", "", "2026-01-01"))])
     code = ("import pickle, sys, state; x = pickle.loads(sys.stdin.buffer.read()); "
             "print(type(x[0]).__name__, x[0].card.iin, len(x[0].seen), list(x[1].members))")
@@ -357,9 +401,9 @@ def test_a_duplicate_is_caught_after_the_slot_crossed_a_process() -> None:
     mum = iin_for("1990-04-02", "female")
     slot = PersonSlot.empty(mum)
     first = registered(mum, "1990-04-02", "female", "F-1")
-    slot.on_event(first, "subject", 30)
+    slot.on_event(first, "subject", PersonSettings(30, 18))
     slot = pickle.loads(pickle.dumps(slot))
-    assert [r.code for r in slot.on_event(first, "subject", 30)] == ["duplicate"]  # type: ignore[union-attr]
+    assert [r.code for r in slot.on_event(first, "subject", PersonSettings(30, 18))] == ["duplicate"]  # type: ignore[union-attr]
     assert not hasattr(slot.card, "seen")  # the card that travels to the families carries no ids
 
 

@@ -26,8 +26,8 @@ MUM_PHONE, WORKER_PHONE, HEROINE_PHONE = "+77010000001", "+77010000002", "+77010
 
 BIRTH = notification_id(MUM, "birth_benefit", f"birth:{BABY}")
 CHILDCARE = notification_id(MUM, "childcare_benefit", f"childcare:{BABY}")
-DISABILITY = notification_id(WORKER, "disability_benefit", f"disability:{WORKER}:2026-03-10:II")
-AWARD = notification_id(HEROINE, "mother_award_benefit", f"award:{HEROINE}:altyn_alka")
+DISABILITY = notification_id(WORKER, "disability_benefit", f"disability:{WORKER}:2026-03-10")
+AWARD = notification_id(HEROINE, "mother_award_benefit", f"award:{HEROINE}")
 
 
 def _life(eid: str, type_: str, iin: str, on: str, data: dict[str, Any], recorded: str | None = None) -> dict:

@@ -431,8 +431,8 @@ def test_slot_constructor_builds_equal_objects() -> None:
     origin = Origin("t", 1, 2, b"{}", 3, 4)
     made = fastpath._new_origin("t", 1, 2, b"{}", 3, 4)
     assert made == origin and type(made) is Origin
-    event = fastpath._new_event("e", "death", CHILD, 5, 6, {}, origin)
-    assert event == Event("e", "death", CHILD, 5, 6, {}, origin) and type(event) is Event
+    event = fastpath._new_event("e", "death", CHILD, 5, 6, {}, origin, 7)
+    assert event == Event("e", "death", CHILD, 5, 6, {}, origin, 7) and type(event) is Event
     with pytest.raises(dataclasses.FrozenInstanceError):
         made.topic = "x"  # type: ignore[misc]
 

@@ -16,15 +16,11 @@ from typing import Any
 import orjson
 
 from familycard.generator import generate
-from flows.routing import CALENDAR, FAMILY, OFFER_CALENDAR, OFFERS, PERSON, route
-from flows.stages import CalendarLogic, FamilyLogic, OfferLogic, PersonLogic
-from rules import load_params
 from schemas.codec import DeadLetter, RawMessage, decode
 from schemas.validation import validate_event
 from state.events import Event
-from state.family import MemberUpdate
 from state.iin import is_valid
-from state.person_stage import Rejection
+from tests.inprocess import Pipeline
 
 COUNT = int(os.environ.get("FUZZ_COUNT", "10000"))
 CODES = {"invalid_json", "schema", "bad_iin", "unknown_type", "too_large"}
@@ -108,61 +104,10 @@ def _get(obj: Any, path: tuple) -> Any:
     return obj
 
 
-class _Stages:
-    """The flow's keyed stages driven in-process, one message at a time."""
-
-    def __init__(self) -> None:
-        params = load_params()
-        self.params = params
-        self.logics: dict[tuple[str, str], Any] = {}
-
-    def _logic(self, step: str, key: str) -> Any:
-        found = self.logics.get((step, key))
-        if found is None:
-            found = {PERSON: lambda: PersonLogic(None, 30), CALENDAR: lambda: CalendarLogic(None),
-                     OFFER_CALENDAR: lambda: CalendarLogic(None),
-                     OFFERS: lambda: OfferLogic(None), "family": lambda: FamilyLogic(None, self.params)}[step]()
-            self.logics[(step, key)] = found
-        return found
-
-    def feed(self, event: Event) -> None:
-        for dest, key, value in route(event, 15):
-            self.step(dest, key, value)
-
-    def step(self, dest: str, key: str, value: Any) -> None:
-        if dest == FAMILY:  # the quarterly wake: every family of a shard; here every family once
-            if key == "0":
-                for (step, family_id), logic in sorted(self.logics.items()):
-                    if step == "family" and logic.family is not None:
-                        self.step("family", family_id, value)
-            return
-        logic = self._logic(dest, key)
-        if dest in (OFFERS,):
-            out, _ = logic.on_batch([value])
-            return
-        if dest == "family":
-            out, _ = logic.on_batch([value])
-            assert not [x for x in out if isinstance(x, Rejection)], [x for x in out if isinstance(x, Rejection)]
-            for item in out:
-                if not isinstance(item, tuple):
-                    nid = getattr(item, "nid", None)
-                    if nid is not None:
-                        self.step(OFFERS, nid, item)
-            return
-        out, _ = logic.on_item(value)
-        for item in out:
-            if dest == PERSON and isinstance(item, MemberUpdate):
-                self.step("family", item.family_id, item)
-            elif dest in (CALENDAR, OFFER_CALENDAR) and isinstance(item, tuple):
-                target, wake = item
-                self.step(PERSON if dest == CALENDAR else OFFERS, target,
-                          (wake, "subject") if dest == CALENDAR else wake)
-
-
 def test_mutated_messages_never_crash() -> None:
     r = random.Random(20261123)
     seeds = _seeds()
-    stages = _Stages()
+    stages = Pipeline()
     for m in seeds:  # a sane population first, so mutations land on known people too
         stages.feed(decode(RawMessage("fuzz", orjson.dumps(m), parsed=m)))  # type: ignore[arg-type]
     counts: dict[str, int] = {}
@@ -182,3 +127,4 @@ def test_mutated_messages_never_crash() -> None:
         stages.feed(result)
         counts["event"] = counts.get("event", 0) + 1
     assert set(counts) >= {"event", "invalid_json", "schema", "too_large"}, counts
+    assert not stages.rule_errors, stages.rule_errors[:3]

@@ -144,10 +144,16 @@ def _stop_group(proc: subprocess.Popen[bytes]) -> None:
             continue
 
 
-def _input(tmp: Path) -> tuple[Path, int, int]:
-    """A file of messages to produce: the events (with bad lines), then the citizens' replies.
+def _input(tmp: Path) -> tuple[Path, Path, int, int]:
+    """Two files of messages to produce, one after the other: the first half of the events (with
+    bad lines), then the rest of them with the citizens' replies.
 
-    Returns the file, its message count and the number of replies.
+    Two batches because the flow reads a whole file in well under one scrape interval: had it all
+    come at once, every counter would be flat in any window Prometheus can see, and rate() and
+    histogram_quantile() over it would be 0 and NaN. The second batch lands after Prometheus has
+    seen the first, so each series changes inside its window, as in a live system.
+
+    Returns the two files, the total message count and the number of replies.
     """
     start = dt.datetime.now(KZ).date() - dt.timedelta(days=DAYS)  # event time ends yesterday
     lines = list(corrupt(generate(FAMILIES, start, DAYS, seed=11), 0.02, seed=11))
@@ -156,9 +162,11 @@ def _input(tmp: Path) -> tuple[Path, int, int]:
     assert main(["run", "--input", str(events), "--output", str(tmp / "replay")]) == 0
     notes = [orjson.loads(x) for x in (tmp / "replay" / "notifications.jsonl").read_bytes().splitlines() if x]
     replies = sorted((r for r in map(reply_for, notes) if r is not None), key=lambda r: r["received_at"])
-    path = tmp / "input.jsonl"
-    path.write_bytes(b"\n".join([*lines, *map(orjson.dumps, replies)]) + b"\n")
-    return path, len(lines) + len(replies), len(replies)
+    half = len(lines) // 2
+    first, second = tmp / "input-1.jsonl", tmp / "input-2.jsonl"
+    first.write_bytes(b"\n".join(lines[:half]) + b"\n")
+    second.write_bytes(b"\n".join([*lines[half:], *map(orjson.dumps, replies)]) + b"\n")
+    return first, second, len(lines) + len(replies), len(replies)
 
 
 @pytest.fixture(scope="module")
@@ -167,10 +175,11 @@ def stack(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Ite
     tmp = tmp_path_factory.mktemp("observability")
     # letters only: a long digit run in a topic name would trip the personal-data scan
     prefix = "obs" + "".join(random.choice(string.ascii_lowercase) for _ in range(8)) + "."
-    path, total, n_replies = _input(tmp)
+    first, second, total, n_replies = _input(tmp)
+    n_first = sum(1 for _ in first.read_bytes().splitlines())
     assert n_replies > 5, "the population should answer some offers"
     ensure_topics(kafka_bootstrap, [prefix + "out." + t for t in OUTPUT_TOPICS.values()])
-    assert main(["produce", "--kafka", kafka_bootstrap, "--input", str(path), "--topic-prefix", prefix]) == 0
+    assert main(["produce", "--kafka", kafka_bootstrap, "--input", str(first), "--topic-prefix", prefix]) == 0
 
     port = _free_pair()
     flow_log = (tmp / "flow.log").open("wb")
@@ -203,21 +212,29 @@ def stack(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Ite
             ptail = (tmp / "prometheus.log").read_text(errors="replace")[-1500:]
             pytest.fail(f"{what}\n--- flow log:\n{tail}\n--- prometheus log:\n{ptail}", pytrace=False)
 
-        while True:  # Prometheus up, and it has seen the flow read every message and assign benefits
-            if flow.poll() is not None:
-                failed(f"the flow exited with {flow.returncode}")
-            if prom.poll() is not None:
-                failed(f"prometheus exited with {prom.returncode}")
-            try:
-                read = _scalar(url, "sum(familycard_input_messages_total)")
-                assigned = _scalar(url, "sum(familycard_assignments_total)")
-                if read >= total and assigned > 0:
-                    break
-            except OSError:
-                read = assigned = 0
-            if time.monotonic() > deadline:
-                failed(f"after 90 s Prometheus saw {read:.0f} of {total} input messages, {assigned:.0f} assignments")
-            time.sleep(0.5)
+        def wait_for(expected: int, assignments: bool) -> None:
+            """Until Prometheus has seen the flow read `expected` messages (and assign benefits)."""
+            while True:
+                if flow.poll() is not None:
+                    failed(f"the flow exited with {flow.returncode}")
+                if prom.poll() is not None:
+                    failed(f"prometheus exited with {prom.returncode}")
+                try:
+                    read = _scalar(url, "sum(familycard_input_messages_total)")
+                    assigned = _scalar(url, "sum(familycard_assignments_total)")
+                    if read >= expected and (assigned > 0 or not assignments):
+                        return
+                except OSError:
+                    read = assigned = 0
+                if time.monotonic() > deadline:
+                    failed(f"after 90 s Prometheus saw {read:.0f} of {expected} input messages, "
+                           f"{assigned:.0f} assignments")
+                time.sleep(0.5)
+
+        wait_for(n_first, assignments=False)
+        time.sleep(2.5)  # one more scrape of the flat counters, so the second batch is a change
+        assert main(["produce", "--kafka", kafka_bootstrap, "--input", str(second), "--topic-prefix", prefix]) == 0
+        wait_for(total, assignments=True)
         time.sleep(5)  # a few more scrapes and rule evaluations after the last change
         yield {"prometheus": url, "ports": (port, port + 1), "total": total, "replies": n_replies,
                "start": started, "tmp": tmp}

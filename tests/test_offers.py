@@ -6,12 +6,12 @@ from state import dates
 from state.events import Event, Origin
 from state.offers import (
     Assignment,
+    End,
     IssuedOffer,
     OfferSlot,
     Outcome,
     Reminder,
     ReplyRejected,
-    Withdrawal,
     WithdrawalNotice,
 )
 from tests.factories import event
@@ -19,8 +19,11 @@ from tests.factories import event
 PHONE = "+77011112233"
 
 
+NID = "n-" + "a" * 20
+
+
 def offer(period: str = "monthly") -> IssuedOffer:
-    record = {"notification_id": "n-aa", "kind": "offer", "code": "disability_benefit", "iin": "900402401008",
+    record = {"notification_id": NID, "kind": "offer", "code": "disability_benefit", "iin": "900402401008",
               "family_id": "F-1", "phone": PHONE, "amount_kzt": 89498, "period": period,
               "issued_on": "2026-03-10", "reply_by": "2026-03-13", "reasons": ["r"]}
     trigger = event("disability_ruling", "900402401008", "2026-03-10")
@@ -30,7 +33,7 @@ def offer(period: str = "monthly") -> IssuedOffer:
 
 def reply(text: str, on: str, phone: str = PHONE, eid: str = "r") -> Event:
     d = dates.day(on)
-    return Event(eid, "sms_reply", phone, d, d, {"phone": phone, "in_reply_to": "n-aa", "text": text},
+    return Event(eid, "sms_reply", phone, d, d, {"phone": phone, "in_reply_to": NID, "text": text},
                  Origin("sms.replies", 0, 1, b"{}"))
 
 
@@ -61,24 +64,33 @@ def test_timers_before_the_offer_are_kept() -> None:
     assert kinds(out) == ["IssuedOffer", "Outcome:offered", "Reminder", "Outcome:reminded", "Outcome:lapsed"]
 
 
-def test_withdrawal_of_a_running_benefit_closes_the_assignment() -> None:
+def end(on: str, month: str | None = None) -> End:
+    d = dates.day(on)
+    return End(NID, "death", d, d, dates.month_of(dates.day((month or on[:7]) + "-01")), False, offer().event)
+
+
+def test_the_end_of_a_running_benefit_closes_the_assignment() -> None:
     slot = OfferSlot()
     slot.on_offer(offer())
     slot.on_reply(reply("да", "2026-03-11"))
-    out = slot.on_withdrawal(Withdrawal("n-aa", "death", dates.day("2026-05-02"), False, offer().event))
-    assert kinds(out) == ["WithdrawalNotice", "Assignment", "Outcome:withdrawn"]
+    out = slot.on_command(end("2026-05-02"))
+    assert kinds(out) == ["WithdrawalNotice", "Assignment", "Outcome:closed"]
     closing = out[1]
-    assert isinstance(closing, Assignment) and closing.closing and dates.month_iso(closing.end_month) == "2026-05"
+    assert isinstance(closing, Assignment) and closing.kind == "close" and closing.end_month is not None
+    assert dates.month_iso(closing.end_month) == "2026-05" and not closing.late
 
 
-def test_an_expiry_withdraws_only_open_offers() -> None:
+def test_a_benefit_that_ends_by_itself_is_not_closed_again() -> None:
+    o = offer()
+    bounded = IssuedOffer(o.record, o.start_month, dates.month_of(dates.day("2026-03-31")), o.iban, o.event,
+                          o.remind_on)
     slot = OfferSlot()
-    slot.on_offer(offer())
+    slot.on_offer(bounded)
     slot.on_reply(reply("1", "2026-03-11"))
-    assert slot.on_withdrawal(Withdrawal("n-aa", "expired", dates.day("2026-04-01"), True, offer().event)) == []
+    assert slot.on_command(end("2026-04-01")) == []  # its end month (March) comes first
     open_slot = OfferSlot()
     open_slot.on_offer(offer())
-    out = open_slot.on_withdrawal(Withdrawal("n-aa", "expired", dates.day("2026-03-11"), True, offer().event))
+    out = open_slot.on_command(end("2026-03-11"))
     assert isinstance(out[0], WithdrawalNotice)
 
 

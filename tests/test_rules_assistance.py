@@ -16,8 +16,8 @@ from rules.decisions import notification_id
 from rules.notices import kandas_valid_until
 from state import dates
 from state.family import FamilyCard
-from state.person import PersonCard, apply, new_card
-from tests.factories import event, iin_for, registered
+from state.person import PersonCard, new_card
+from tests.factories import apply, event, iin_for, registered
 
 PARAMS = load_params()
 Q2 = "2026-04-01"

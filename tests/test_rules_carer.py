@@ -13,11 +13,10 @@ import pytest
 
 from rules import Context, evaluate, load_params
 from rules.decisions import Decision, notification_id
-from rules.withdrawals import grant_of
 from state import dates
 from state.family import FamilyCard
-from state.person import PersonCard, apply, new_card
-from tests.factories import event, iin_for, registered
+from state.person import PersonCard, new_card
+from tests.factories import apply, event, iin_for, registered
 
 PARAMS = load_params()
 
@@ -93,7 +92,7 @@ def test_occasion_names_the_child_and_the_ruling_date() -> None:
     child = kid("2018-06-01")
     [d] = carer(ruling(child, "2026-04-01", recorded="2026-04-03"))
     assert d.occasion == f"carer:{child.iin}:2026-04-01"
-    assert d.occasion.split(":")[1] == child.iin == grant_of(d).subject  # withdrawals read the subject
+    assert d.grounds == (child.iin,)  # the ledger re-checks the right whenever the child's state changes
     assert d.notification_id == notification_id(MUM.iin, "disabled_child_carer", d.occasion)
     assert d.rule == "disabled_child_carer/2026-01-01"
     assert d.issued_on == dates.day("2026-04-03") and d.reply_by == dates.day("2026-04-06")

@@ -10,8 +10,8 @@ from rules import Context, evaluate, load_params
 from rules.decisions import notification_id
 from state import dates
 from state.family import FamilyCard
-from state.person import PersonCard, apply, new_card
-from tests.factories import event, iin_for, registered
+from state.person import PersonCard, new_card
+from tests.factories import apply, event, iin_for, registered
 
 PARAMS = load_params()
 

@@ -16,8 +16,8 @@ from rules.insurance import amd, insured, participation_months, psc
 from rules.retirement import retirement_day
 from state import dates
 from state.family import FamilyCard
-from state.person import PersonCard, apply, new_card
-from tests.factories import event, iin_for, registered
+from state.person import PersonCard, new_card
+from tests.factories import apply, event, iin_for, registered
 
 PARAMS = load_params()
 
@@ -193,7 +193,7 @@ WOMAN_1967 = card("1967-01-10", "female")  # reaches retirement age (61.5) on 20
 
 @pytest.mark.parametrize(("on", "offered"), [("2028-07-09", True), ("2028-07-10", False), ("2029-01-05", False)])
 def test_working_capacity_loss_only_under_retirement_age(on: str, offered: bool) -> None:
-    assert retirement_day(WOMAN_1967.birth, "female") == dates.day("2028-07-10")
+    assert retirement_day(WOMAN_1967.birth, "female", PARAMS) == dates.day("2028-07-10")
     person = contribute(WOMAN_1967, months_back("2028-06", 24))
     found = only(evaluate(ruling_ctx(person, on)), "working_capacity_loss")
     assert len(found) == (1 if offered else 0)
@@ -500,7 +500,7 @@ def test_large_family_3_to_4_by_birth() -> None:
     assert (d.amount_kzt, d.recipient, d.period, d.end_month) == (69330, MOTHER.iin, "monthly", None)
     assert d.start_month == dates.parse_month("2026-04")
     assert d.occasion == f"large_family:F-1:{BIRTH}"
-    assert baby.iin in d.reasons[0] and "3 before, 4 now" in d.reasons[1]
+    assert baby.iin in d.reasons[0] and "F-1: 4:" in d.reasons[1] and baby.iin in d.reasons[1]
 
 
 def test_no_large_family_offer_from_4_to_5() -> None:
@@ -598,21 +598,23 @@ def award_decisions(person: PersonCard, *awards: tuple[str, str]) -> list[Decisi
 def test_award_amounts(award: str, amount: int) -> None:
     [d] = award_decisions(HEROINE, (award, "2026-03-08"))
     assert (d.amount_kzt, d.recipient, d.period, d.end_month) == (amount, HEROINE.iin, "monthly", None)
-    assert d.start_month == dates.parse_month("2026-03") and d.occasion == f"award:{HEROINE.iin}:{award}"
+    assert d.start_month == dates.parse_month("2026-03") and d.occasion == f"award:{HEROINE.iin}"
+    assert dict(d.facts)["award"] == award
 
 
-def test_kumis_then_altyn_two_offers() -> None:
+def test_kumis_then_altyn_decides_the_one_occasion_again_at_the_higher_rate() -> None:
     found = award_decisions(HEROINE, ("kumis_alka", "2024-03-08"), ("altyn_alka", "2026-03-08"))
-    # 2024: 6.40 × 3 692 = 23 628.80 → 23 629; 2026: 7.40 × 4 325 = 32 005
-    assert [(d.occasion.split(":")[-1], d.amount_kzt) for d in found] == [("kumis_alka", 23629),
-                                                                          ("altyn_alka", 32005)]
+    # 2024: 6.40 × 3 692 = 23 628.80 → 23 629; 2026: 7.40 × 4 325 = 32 005. rules.md §5a: one
+    # mother's-award benefit per woman; the ledger makes the second decision a change of the first.
+    assert [(dict(d.facts)["award"], d.amount_kzt) for d in found] == [("kumis_alka", 23629), ("altyn_alka", 32005)]
+    assert found[0].notification_id == found[1].notification_id
     assert "kumis_alka 6.40" in " ".join(found[1].reasons)
 
 
 def test_altyn_then_kumis_one_offer() -> None:
     found = award_decisions(HEROINE, ("altyn_alka", "2024-03-08"), ("kumis_alka", "2026-03-08"))
     # 2024: 7.40 × 3 692 = 27 320.80 → 27 321; the later kumis_alka (6.40) is lower: nothing
-    assert [(d.occasion.split(":")[-1], d.amount_kzt) for d in found] == [("altyn_alka", 27321)]
+    assert [(dict(d.facts)["award"], d.amount_kzt) for d in found] == [("altyn_alka", 27321)]
 
 
 def test_an_equal_award_later_is_no_new_offer() -> None:

@@ -79,8 +79,8 @@ NOTIFICATION: dict[str, Any] = {
 NOTICE: dict[str, Any] = {**NOTIFICATION, "kind": "notice", "code": "employment_measures", "amount_kzt": None,
                           "period": None, "reply_by": None, "phone": None, "family_id": None}
 ASSIGNMENT: dict[str, Any] = {
-    "assignment_id": "a-0001", "notification_id": "n-0123456789abcdef0123", "code": "childcare_benefit",
-    "iin": "870512400129", "family_id": "F-000042", "amount_kzt": 38493, "period": "monthly",
+    "assignment_id": "a-0001", "notification_id": "n-0123456789abcdef0123", "kind": "start",
+    "code": "childcare_benefit", "iin": "870512400129", "family_id": "F-000042", "amount_kzt": 38493, "period": "monthly",
     "start_month": "2026-03", "end_month": "2027-08", "iban": "KZ12ABCD000000000001",
 }
 DEAD_LETTER: dict[str, Any] = {
@@ -462,6 +462,8 @@ def test_valid_notification(record: dict[str, Any]) -> None:
     without(without(ASSIGNMENT, "end_month"), "iban"),
     {**ASSIGNMENT, "end_month": None, "iban": None, "family_id": None},
     {**ASSIGNMENT, "code": "birth_benefit", "period": "one_time", "end_month": "2026-03"},
+    {**ASSIGNMENT, "kind": "change", "amount_kzt": 40000, "start_month": "2026-07", "late": True},
+    {**ASSIGNMENT, "kind": "close", "end_month": "2026-06", "late": False},
 ])
 def test_valid_assignment(record: dict[str, Any]) -> None:
     assert validate_output("assignment", record) is None
@@ -535,6 +537,8 @@ BAD_OUTPUTS: list[tuple[str, dict[str, Any], str, Any]] = [
     ("assignment", ASSIGNMENT, "start_month", "2026-03-01"),
     ("assignment", ASSIGNMENT, "end_month", "2026-02"),  # before start_month
     ("assignment", ASSIGNMENT, "iban", "KZ12"),
+    ("assignment", ASSIGNMENT, "kind", "withdrawal"),  # start, change or close (contract v2)
+    ("assignment", ASSIGNMENT, "late", "yes"),
     ("dead_letter", DEAD_LETTER, "source_topic", ""),
     ("dead_letter", DEAD_LETTER, "partition", -1),
     ("dead_letter", DEAD_LETTER, "offset", "17"),

@@ -5,11 +5,12 @@ from __future__ import annotations
 from state import dates
 from state.family import FamilyCard, MemberUpdate, apply_update
 from state.iin import is_valid, make_iin
-from state.person import apply, new_card
-from state.person_stage import PersonSlot, Rejection
-from tests.factories import event, iin_for, registered
+from state.person import new_card
+from state.person_stage import PersonSettings, PersonSlot, Rejection
+from tests.factories import apply, event, iin_for, registered
 
 MUM = iin_for("1990-04-02", "female")
+SETTINGS = PersonSettings(30, 18)
 DAD = iin_for("1988-07-15", "male")
 KID = iin_for("2026-03-01", "male")
 
@@ -53,8 +54,24 @@ def test_rulings_newest_wins_and_revocation() -> None:
     card = apply(card, event("disability_ruling", MUM, "2026-05-01", ruling))
     card = apply(card, event("disability_ruling", MUM, "2026-03-01", {**ruling, "group": "III"}))
     assert card.ruling is not None and card.ruling.group == "II"
+    older = apply(card, event("disability_revoked", MUM, "2026-04-01"))  # dated before the ruling: older news
+    assert older.ruling == card.ruling
     card = apply(card, event("disability_revoked", MUM, "2026-06-01"))
-    assert card.ruling is None
+    # kept, marked revoked: "was it in force on D?" stays answerable (targeted assistance, rules.md §5a)
+    assert card.ruling is not None and card.ruling.revoked_on == dates.day("2026-06-01")
+    assert card.ruling.in_force(dates.day("2026-05-31")) and not card.ruling.in_force(dates.day("2026-06-01"))
+
+
+def test_a_re_examination_continues_the_episode_a_ruling_after_a_gap_starts_one() -> None:
+    card = apply(new_card(MUM), registered(MUM, "1990-04-02", "female", "F-1"))
+    ruling = {"group": "II", "cause": "general_illness", "loss_of_working_capacity_pct": 60,
+              "valid_until": "2026-12-31"}
+    card = apply(card, event("disability_ruling", MUM, "2026-05-01", ruling))
+    card = apply(card, event("disability_ruling", MUM, "2026-11-20", {**ruling, "group": "I"}))
+    assert card.ruling is not None and card.ruling.episode == dates.day("2026-05-01")
+    card = apply(card, event("disability_revoked", MUM, "2027-02-01"))
+    card = apply(card, event("disability_ruling", MUM, "2027-06-01", ruling))
+    assert card.ruling is not None and card.ruling.episode == dates.day("2027-06-01")
 
 
 def test_every_type_is_applied() -> None:
@@ -82,54 +99,54 @@ def test_every_type_is_applied() -> None:
 def test_person_slot_rejects_duplicates() -> None:
     slot = PersonSlot.empty(MUM)
     e = registered(MUM, "1990-04-02", "female", "F-1")
-    assert len(slot.on_event(e, "subject", 30)) == 1
-    out = slot.on_event(e, "subject", 30)
+    assert len(slot.on_event(e, "subject", SETTINGS)) == 1
+    out = slot.on_event(e, "subject", SETTINGS)
     assert len(out) == 1 and isinstance(out[0], Rejection) and out[0].code == "duplicate"
 
 
 def test_facts_before_registration_are_held_then_released() -> None:
     slot = PersonSlot.empty(MUM)
     dismissal = event("dismissal", MUM, "2026-02-10", {"employer_bin": "123456789012", "reason": "other"})
-    assert slot.on_event(dismissal, "subject", 30) == []
-    out = slot.on_event(registered(MUM, "1990-04-02", "female", "F-1", on="2026-02-11"), "subject", 30)
+    assert slot.on_event(dismissal, "subject", SETTINGS) == []
+    out = slot.on_event(registered(MUM, "1990-04-02", "female", "F-1", on="2026-02-11"), "subject", SETTINGS)
     assert [u.event.type for u in out] == ["dismissal", "person_registered"]  # type: ignore[union-attr]
     assert out[0].fire and not out[1].fire  # type: ignore[union-attr]
 
 
 def test_unregistered_facts_become_unknown_person_at_end() -> None:
     slot = PersonSlot.empty(MUM)
-    slot.on_event(event("death", MUM, "2026-02-10"), "subject", 30)
+    slot.on_event(event("death", MUM, "2026-02-10"), "subject", SETTINGS)
     [r] = slot.held_rejections()
     assert r.code == "unknown_person"
 
 
 def test_late_records_update_state_but_do_not_fire() -> None:
     slot = PersonSlot.empty(MUM)
-    slot.on_event(registered(MUM, "1990-04-02", "female", "F-1"), "subject", 30)
+    slot.on_event(registered(MUM, "1990-04-02", "female", "F-1"), "subject", SETTINGS)
     late = event("dismissal", MUM, "2026-01-01", {"employer_bin": "1" * 12, "reason": "other"}, recorded="2026-02-15")
-    [u] = slot.on_event(late, "subject", 30)
+    [u] = slot.on_event(late, "subject", SETTINGS)
     assert not u.fire and slot.card.dismissed_on == dates.day("2026-01-01")  # type: ignore[union-attr]
     on_time = event("dismissal", MUM, "2026-01-20", {"employer_bin": "1" * 12, "reason": "other"}, recorded="2026-02-19")
-    [u] = slot.on_event(on_time, "subject", 30)
+    [u] = slot.on_event(on_time, "subject", SETTINGS)
     assert u.fire  # 30 days exactly is on time  # type: ignore[union-attr]
 
 
 def test_family_change_sends_leave_and_join() -> None:
     slot = PersonSlot.empty(MUM)
-    slot.on_event(registered(MUM, "1990-04-02", "female", "F-1"), "subject", 30)
-    out = slot.on_event(event("family_changed", MUM, "2026-05-01", {"family_id": "F-2"}), "subject", 30)
+    slot.on_event(registered(MUM, "1990-04-02", "female", "F-1"), "subject", SETTINGS)
+    out = slot.on_event(event("family_changed", MUM, "2026-05-01", {"family_id": "F-2"}), "subject", SETTINGS)
     assert [(u.family_id, u.card.family_id) for u in out] == [("F-1", "F-2"), ("F-2", "F-2")]  # type: ignore[union-attr]
 
 
 def test_birth_counts_children_on_the_mothers_card() -> None:
     mum = PersonSlot.empty(MUM)
-    mum.on_event(registered(MUM, "1990-04-02", "female", "F-1"), "subject", 30)
+    mum.on_event(registered(MUM, "1990-04-02", "female", "F-1"), "subject", SETTINGS)
     older = iin_for("2020-01-01", "female")
-    mum.on_event(registered(older, "2020-01-01", "female", "F-1", mother_iin=MUM), "mother", 30)
+    mum.on_event(registered(older, "2020-01-01", "female", "F-1", mother_iin=MUM), "mother", SETTINGS)
     birth = event("birth", KID, "2026-03-01", {"mother_iin": MUM, "family_id": "F-1", "sex": "male"})
-    [u] = mum.on_event(birth, "mother", 30)
+    [u] = mum.on_event(birth, "mother", SETTINGS)
     assert u.role == "mother" and u.fire and u.card.children == (older, KID)  # type: ignore[union-attr]
-    assert mum.on_event(birth, "mother", 30) == []  # re-delivered: the child's own slot reports it
+    assert mum.on_event(birth, "mother", SETTINGS) == []  # re-delivered: the child's own slot reports it
 
 
 def test_family_replica_members_follow_updates() -> None:
