@@ -68,6 +68,7 @@ from state.offers import (
     Contact,
     End,
     IssuedOffer,
+    Keep,
     Outcome,
     Reminder,
     ReplyRejected,
@@ -136,7 +137,7 @@ def encode_offer_output(value: Any) -> tuple[str, str, bytes]:
         return NOTIFICATION, value.offer.record["iin"], orjson.dumps(reminder_record(value.offer, value.on))
     if isinstance(value, WithdrawalNotice):
         metrics.child(metrics.NOTIFICATIONS, value.offer.record["code"], "withdrawal").inc()
-        rec = withdrawal_record(value.offer, value.reason, value.on)
+        rec = withdrawal_record(value.offer, value.reason, value.on, value.occurred)
         return NOTIFICATION, rec["iin"], orjson.dumps(rec)
     if isinstance(value, ChangeNotice):
         metrics.child(metrics.NOTIFICATIONS, value.offer.record["code"], "change").inc()
@@ -315,5 +316,5 @@ def build_flow(source: Source[RawMessage], outputs: Outputs, params: Params | No
     return flow
 
 
-def _by_offer_id(x: IssuedOffer | Revise | End | Contact) -> Keyed:
+def _by_offer_id(x: IssuedOffer | Revise | End | Keep | Contact) -> Keyed:
     return (x.base if isinstance(x, IssuedOffer) else x.nid, x)

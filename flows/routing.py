@@ -94,6 +94,7 @@ class Router:
         self.settle = params.scalar_int("tsa_settle_days")
         self.kandas_days = params.scalar_int("kandas_notice_days")
         self.adult_months = adult_months(params)
+        self.late_days = params.scalar_int("late_record_days")
 
     def route(self, event: Event) -> list[Routed]:
         t = event.type
@@ -161,9 +162,15 @@ class Router:
         kinds: dict[str, list[str]] = {}
         for birth, sex, kind in birth_dates_due(on, self.params):
             kinds.setdefault(birth_key(birth, sex), []).append(kind)
-        out.extend((CALENDAR, key, BirthTick(tick, tuple(k))) for key, k in kinds.items())
         if tick.data.get("first"):
+            # Birthday milestones of the days before the first tick that no tick reached (a man
+            # of the load who turned 63 before the stream began) fire now, dated by this tick;
+            # older ones than ``late_record_days`` are as late as a late record: state only.
+            for past in range(on - self.late_days, on):
+                for birth, sex, kind in birth_dates_due(past, self.params):
+                    kinds.setdefault(birth_key(birth, sex), []).append(kind)
             out.extend((CALENDAR_ALL, str(i), CatchUp(tick)) for i in range(self.shards))
+        out.extend((CALENDAR, key, BirthTick(tick, tuple(k))) for key, k in kinds.items())
         if on == dates.quarter_start(on) + self.settle:
             out.extend((FAMILY, str(i), QuarterWake(tick)) for i in range(self.shards))  # keys as flows.shards.shard_of
         x = dates.to_date(on)

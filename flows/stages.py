@@ -36,9 +36,11 @@ from state.offers import (
     LAPSE,
     OPEN,
     REMIND,
+    SETTLE,
     Contact,
     End,
     IssuedOffer,
+    Keep,
     OfferSlot,
     Revise,
     expiry_days,
@@ -311,7 +313,9 @@ class LedgerLogic:
             return [Notice(d.decision.recipient, record, metrics.cause(d.cause.event))]
         if isinstance(d, RevisePlan):
             return self._revise(d)
-        assert isinstance(d, (End, Contact))
+        if isinstance(d, End) and d.settle_on is not None:
+            return [d, Timer(d.settle_on, d.nid, SETTLE)]  # fires at that day's (phase 2) tick
+        assert isinstance(d, (End, Keep, Contact))
         return [d]
 
     def _offer(self, right: Right, record: dict[str, Any], iban: str | None, event: Event | None) -> list[Any]:
@@ -349,7 +353,7 @@ def _event_or_tick(event: Event | None, on: Day) -> Event:
 
 # --- offers -----------------------------------------------------------------------------
 
-_COMMAND_RANK = {End: 1, Revise: 1, Contact: 1}
+_COMMAND_RANK = {End: 1, Keep: 1, Revise: 1, Contact: 1}
 
 
 def _offer_seq(value: Any) -> tuple[int, int]:
@@ -370,7 +374,7 @@ def _with_cause(out: list[Any], first: int, value: Any) -> None:
 
     The pre-output map steps measure end-to-end latency from it (``metrics.observe_output``).
     """
-    origin = metrics.cause(value.event if isinstance(value, (IssuedOffer, End, Revise, Contact)) else value)
+    origin = metrics.cause(value.event if isinstance(value, (IssuedOffer, End, Keep, Revise, Contact)) else value)
     out[first:] = [(o, origin) for o in out[first:]]
 
 
@@ -395,7 +399,7 @@ class OfferLogic(StatefulBatchLogic[Any, Any, OfferSlot]):
             first = len(out)
             if isinstance(value, IssuedOffer):
                 out.extend(slot.on_offer(value))
-            elif isinstance(value, (End, Revise, Contact)):
+            elif isinstance(value, (End, Keep, Revise, Contact)):
                 out.extend(slot.on_command(value))
             elif value.type == "sms_reply":
                 out.extend(slot.on_reply(value))

@@ -32,11 +32,21 @@ __all__ = ["Verdict", "View", "CONDITIONS", "REPRICED", "verdict"]
 
 @dataclass(frozen=True, slots=True)
 class Verdict:
+    """Whether a right holds, and on what terms.
+
+    ``settles``: the right stopped holding because persons no longer live together (a move, a
+    guardian who changed). Another message of the same day may bring them together again (a
+    mother and her newborn moving on one day, in either order), so such an end waits for the
+    day's end (rules.md §5a: within a day, order does not matter); a death, a revocation or a
+    date is certain and ends the right at once.
+    """
+
     holds: bool
     reason: str = ""
     amount: int | None = None
     end_month: Month | None = None
     end_known: bool = False
+    settles: bool = False
 
 
 HOLDS = Verdict(True)
@@ -54,6 +64,11 @@ class View(Protocol):
 
 def _end(reason: str) -> Verdict:
     return Verdict(False, reason)
+
+
+def _apart(reason: str) -> Verdict:
+    """An end by who lives with whom: it waits for the day's end (``Verdict.settles``)."""
+    return Verdict(False, reason, settles=True)
 
 
 def _dead(d: Digest | None, on: Day) -> bool:
@@ -79,10 +94,10 @@ def _carer_problem(view: View, child_iin: str, on: Day) -> Verdict | None:
         assert c.died_on is not None
         return _end(f"death of {c.iin} on {dates.iso(c.died_on)}")
     if r is not None and c.family_id != r.family_id:
-        return _end(f"{c.iin} no longer lives with {view.iin} (family {c.family_id}) since {dates.iso(on)}")
+        return _apart(f"{c.iin} no longer lives with {view.iin} (family {c.family_id}) since {dates.iso(on)}")
     if c.guardian_known and c.guardian != view.iin:
         who = f"{c.guardian}" if c.guardian else "nobody"
-        return _end(f"{view.iin} is no longer the guardian of {c.iin} (now {who}) since {dates.iso(on)}")
+        return _apart(f"{view.iin} is no longer the guardian of {c.iin} (now {who}) since {dates.iso(on)}")
     return None
 
 
@@ -204,6 +219,7 @@ def _breadwinner(right: Right, view: View, on: Day, params: Params) -> Verdict:
     r = view.person(view.iin)
     remaining: list[Digest] = []
     gone: list[str] = []
+    moved = False
     for iin in right.facts["dependants"]:
         c = view.person(iin)
         if c is None:
@@ -213,10 +229,12 @@ def _breadwinner(right: Right, view: View, on: Day, params: Params) -> Verdict:
             remaining.append(c)
         else:
             gone.append(iin)
+            moved = moved or (c.alive_on(on) and (c.minor_on(on) or c.disabled_before_18))
     unknown = [iin for iin in right.facts["dependants"] if view.person(iin) is None]
     if not remaining and not unknown:
-        return _end(f"no dependant of {right.occasion.split(':')[1]} is left with {view.iin} since {dates.iso(on)} "
-                    f"({', '.join(gone)}: died, turned {params.scalar_int('adult_age_years')} or moved)")
+        ending = _apart if moved else _end
+        return ending(f"no dependant of {right.occasion.split(':')[1]} is left with {view.iin} since {dates.iso(on)} "
+                   f"({', '.join(gone)}: died, turned {params.scalar_int('adult_age_years')} or moved)")
     n = len(remaining) + len(unknown)
     found = banded(params, "breadwinner_loss", n)
     if found is None:
@@ -245,13 +263,14 @@ def _large_family(right: Right, view: View, on: Day, params: Params) -> Verdict:
     if family is None:
         return HOLDS
     if family.large_recipient != view.iin:
-        return _end(f"{view.iin} is no longer the large-family recipient of family {family.family_id} "
-                    f"since {dates.iso(on)}")
+        return _apart(f"{view.iin} is no longer the large-family recipient of family {family.family_id} "
+                      f"since {dates.iso(on)}")
     threshold = min(int(k) for k in params.raw["coefficients"]["large_family_benefit"]["values"] if k.isdigit())
     n = len(family.children)
     if n < threshold:
-        return _end(f"the family {family.family_id} has {n} children under "
-                    f"{params.scalar_int('adult_age_years')} since {dates.iso(on)}")
+        # a child who moved out may be back (or a sibling arrive) later the same day
+        return _apart(f"the family {family.family_id} has {n} children under "
+                      f"{params.scalar_int('adult_age_years')} since {dates.iso(on)}")
     rate = large_family_rate(params, n)
     if rate is None:
         return HOLDS

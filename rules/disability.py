@@ -48,8 +48,8 @@ def disability_benefit(ctx: Context) -> Iterator[Decision]:
     ruling = person.ruling
     if ruling is None or ruling.decided_on != e.occurred_on or not person.alive:
         return  # an older ruling arriving late: the newer one stands
-    if not ruling.in_force(e.occurred_on):
-        return  # a ruling that had expired before it was decided pays nothing
+    if not ruling.in_force(max(e.occurred_on, e.recorded_on)):
+        return  # expired before it was decided, or before its record reached us: nothing to offer
     minor = not person.is_adult(e.occurred_on)
     recipient = guardian_of_child(ctx, person) if minor else person
     if recipient is None:
@@ -108,8 +108,8 @@ def disabled_child_carer(ctx: Context) -> Iterator[Decision]:
     turns_18 = dates.birthday_on(child.birth, 18)
     if on >= turns_18:
         return
-    if ruling.valid_until is not None and ruling.valid_until < on:
-        return  # a ruling that had expired before it was decided pays nothing
+    if ruling.valid_until is not None and ruling.valid_until < max(on, ctx.event.recorded_on):
+        return  # expired before it was decided, or before its record reached us: nothing to offer
     guardian = guardian_of_child(ctx, child)
     if guardian is None:
         return

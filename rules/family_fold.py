@@ -117,7 +117,10 @@ class FamilyFold:
             _condition_fields(old) != _condition_fields(card if card is not None and card.family_id == family.family_id
                                                         else None)
             or (event.type in _DATE_EFFECTS and old is not None))
-        before = _Before(old, guardians(family, on), family_view(family, on)) if relevant else None
+        # A date effect (an 18th birthday) changes what the unchanged card means from ``on``: the
+        # family as it was is the family of the day before.
+        then = on - 1 if event.type in _DATE_EFFECTS else on
+        before = _Before(old, guardians(family, then), family_view(family, then)) if relevant else None
         children_before = self._children_before(family, update, on) if firing else None
 
         apply_update(family, update)

@@ -81,8 +81,8 @@ def working_capacity_loss(ctx: Context) -> Iterator[Decision]:
         return  # an older ruling arriving late: the newer one stands
     if ruling.loss_pct < params.scalar_int("wcl_min_loss_pct") or not insured(person):
         return
-    if ruling.valid_until is not None and ruling.valid_until < on:
-        return  # a ruling that had expired before it was decided pays nothing
+    if ruling.valid_until is not None and ruling.valid_until < max(on, e.recorded_on):
+        return  # expired before it was decided, or before its record reached us: nothing to offer
     retires = retirement_day(person.birth, person.sex, params)
     if on >= retires:
         return

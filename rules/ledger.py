@@ -31,7 +31,7 @@ from rules.decisions import Decision
 from rules.params import Params
 from state import dates
 from state.dates import Day
-from state.offers import Contact, End
+from state.offers import Contact, End, Keep
 from state.rights import (
     Cause,
     Digest,
@@ -66,7 +66,7 @@ class RevisePlan:
     annual: bool
 
 
-LedgerOutput = OfferOut | NoticeOut | RevisePlan | End | Contact
+LedgerOutput = OfferOut | NoticeOut | RevisePlan | End | Keep | Contact
 
 
 @dataclass(slots=True)
@@ -227,12 +227,24 @@ class LedgerLogic:
             return []  # paid or lapsed: nothing follows a one-time payment's offer
         if right.end_month is not None and right.end_month < dates.month_of(on) and not annual:
             return []  # over by itself before this cause
+        if right.settling is not None and on > right.settling:
+            right.ended = True  # its day is over: the waiting end took effect at the offer stage
+            return []
         v: Verdict = verdict(right, _View(ledger), on, self.params)
         if not v.holds:
-            right.ended = True
             month = dates.month_of(on)
             late = cause.late or (right.start_month is not None and month < right.start_month)
+            if v.settles and not cause.late:
+                if right.settling is not None:
+                    return []
+                right.settling = on
+                return [End(right.nid, v.reason, on, cause.recorded_on, month, late, cause.event,
+                            settle_on=_day_end(cause))]
+            right.ended, right.settling = True, None
             return [End(right.nid, v.reason, on, cause.recorded_on, month, late, cause.event)]
+        if right.settling is not None:
+            right.settling = None  # together again the same day: the waiting end is void
+            return [Keep(right.nid, cause.event), *self._recheck(ledger, right, on, cause, annual)]
         if on < right.as_of:
             return []  # an older cause never re-prices backwards
         amount = right.amount if v.amount is None else v.amount
@@ -271,6 +283,14 @@ class LedgerLogic:
         if not ledger.rights and not ledger.issued:
             return None
         return ledger
+
+
+def _day_end(cause: Cause) -> Day:
+    """The day whose end settles a cause: the day the flow processes it (its record's day, or
+    the first day not yet ticked when the record came after its day's tick)."""
+    event = cause.event
+    open_day = event.open_day if event is not None else None
+    return cause.recorded_on if open_day is None else max(cause.recorded_on, open_day)
 
 
 def _today(item: Any) -> Day | None:

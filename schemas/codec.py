@@ -262,7 +262,9 @@ def reminder_record(offer: IssuedOffer, on: Day) -> dict[str, Any]:
     }
 
 
-def withdrawal_record(offer: IssuedOffer, reason: str, on: Day) -> dict[str, Any]:
+def withdrawal_record(offer: IssuedOffer, reason: str, on: Day, occurred: Day | None = None) -> dict[str, Any]:
+    """contract §2 kind ``withdrawal``: ``occurred_on`` is the cause's date, ``issued_on`` the day
+    its record reached the registry (rules.md §5a)."""
     base = offer.record
     return {
         **base,
@@ -270,7 +272,7 @@ def withdrawal_record(offer: IssuedOffer, reason: str, on: Day) -> dict[str, Any
         "kind": "withdrawal",
         "text": render(base["code"], "withdrawal", base["amount_kzt"], None),
         "reasons": [reason, f"withdraws offer {offer.nid} of {base['issued_on']}"],
-        "occurred_on": dates.iso(on),
+        "occurred_on": dates.iso(on if occurred is None else occurred),
         "issued_on": dates.iso(on),
         "reply_by": None,
     }

@@ -34,7 +34,7 @@ from state.events import Event
 from state.ids import REMINDER_TAG, base_of, derived
 
 __all__ = [
-    "IssuedOffer", "Revise", "End", "Contact", "OfferSlot", "expiry_days", "EXPIRE", "REMIND", "LAPSE", "REPLY_CHECK",
+    "IssuedOffer", "Revise", "End", "Keep", "Contact", "OfferSlot", "SETTLE", "expiry_days", "EXPIRE", "REMIND", "LAPSE", "REPLY_CHECK",
     "OfferOutput", "Outcome", "ReplyRejected", "Reminder", "WithdrawalNotice", "ChangeNotice", "Assignment",
     "CONSENT", "REFUSAL", "OPEN", "CONSENTED", "REFUSED", "LAPSED", "WITHDRAWN", "CLOSED",
     "START", "CHANGE", "CLOSE",
@@ -50,6 +50,7 @@ REMIND = "remind"
 LAPSE = "lapse"
 REPLY_CHECK = "reply_check"
 EXPIRE = "expire"
+SETTLE = "settle"  # the day of an End that waits for the day's end is over (End.settle_on)
 EXPIRE_AFTER_DAYS = 31  # a settled offer's slot is kept this long for late replies, then dropped
 
 
@@ -126,7 +127,11 @@ class Revise:
 @compact
 @dataclass(slots=True, frozen=True)
 class End:
-    """The right's condition stopped holding on ``on`` (the cause's date): withdraw or close."""
+    """The right's condition stopped holding on ``on`` (the cause's date): withdraw or close.
+
+    ``settle_on``: an end by who lives with whom (``rules.conditions.Verdict.settles``) takes
+    effect at the ``SETTLE`` timer of that day, unless a ``Keep`` (the persons are together
+    again, later the same day) comes first; None ends at once."""
 
     nid: str
     reason: str
@@ -134,6 +139,16 @@ class End:
     recorded_on: Day
     end_month: Month
     late: bool
+    event: Event | None = None
+    settle_on: Day | None = None
+
+
+@compact
+@dataclass(slots=True, frozen=True)
+class Keep:
+    """The right holds again the same day: the waiting ``End`` is void."""
+
+    nid: str
     event: Event | None = None
 
 
@@ -171,9 +186,13 @@ class Reminder:
 @compact
 @dataclass(slots=True, frozen=True)
 class WithdrawalNotice:
+    """An open offer withdrawn or a running benefit closed: issued ``on`` (the day its cause was
+    recorded, never before the offer), about a change that ``occurred`` (the cause's own date)."""
+
     offer: IssuedOffer
     reason: str
     on: Day
+    occurred: Day | None = None
 
 
 @compact
@@ -238,12 +257,13 @@ class OfferSlot:
     changes: int = 0
     pending: tuple[Month, int | None, Month | None] | None = None  # January's terms, kept for the consent
     early: list[Any] = field(default_factory=list)  # commands that overtook the offer
+    settling: End | None = None     # an end waiting for its day's end (End.settle_on)
 
     def copy(self) -> OfferSlot:
         return OfferSlot(self.offer, self.status, self.reminded, self.answered_by, list(self.held),
                          set(self.seen_replies), list(self.early_timers), self.checked_until, self.done,
                          self.consented_on, self.amount, self.start_month, self.end_month, self.phone, self.iban,
-                         self.changes, self.pending, list(self.early))
+                         self.changes, self.pending, list(self.early), self.settling)
 
     # -- inputs ---------------------------------------------------------------------------
 
@@ -267,11 +287,19 @@ class OfferSlot:
             out.extend(self.on_command(command))
         return out
 
-    def on_command(self, command: Revise | End | Contact) -> list[OfferOutput]:
+    def on_command(self, command: Revise | End | Keep | Contact) -> list[OfferOutput]:
         if self.offer is None:
             self.early.append(command)  # the ledger's command overtook the offer on its way here
             return []
+        if isinstance(command, Keep):
+            self.settling = None
+            return []
         if isinstance(command, End):
+            if command.settle_on is not None:
+                if self.settling is None:
+                    self.settling = command
+                return []
+            self.settling = None
             return self._end(command)
         if isinstance(command, Revise):
             return self._revise(command)
@@ -291,6 +319,13 @@ class OfferSlot:
 
     def on_timer(self, kind: str, on: Day) -> list[OfferOutput]:
         offer = self.offer
+        if offer is not None and self.settling is not None and self.settling.settle_on is not None \
+                and on >= self.settling.settle_on and kind in (SETTLE, REMIND, LAPSE):
+            # the day of a waiting end is over: it takes effect before any reminder or lapse
+            settled, self.settling = self.settling, None
+            return self._end(settled) + (self.on_timer(kind, on) if kind != SETTLE else [])
+        if kind == SETTLE:
+            return []
         if kind == EXPIRE:
             self.done = self._finished(on) and not self.held
             return []
@@ -340,7 +375,7 @@ class OfferSlot:
         on = max(e.recorded_on, offer.issued_on)  # a withdrawal never precedes its offer
         if self.status == OPEN:
             self.status = WITHDRAWN
-            return [WithdrawalNotice(offer, e.reason, on), Outcome(offer, "withdrawn", on)]
+            return [WithdrawalNotice(offer, e.reason, on, e.on), Outcome(offer, "withdrawn", on)]
         if self.status != CONSENTED:
             return []
         void = self.consented_on is not None and e.on < self.consented_on  # the ground was gone when consent came
@@ -349,14 +384,14 @@ class OfferSlot:
             if not void:
                 return []  # paid once: nothing to close
             self.status = CLOSED
-            return [WithdrawalNotice(offer, e.reason, on), self._record(CLOSE, start, start, late=True),
+            return [WithdrawalNotice(offer, e.reason, on, e.on), self._record(CLOSE, start, start, late=True),
                     Outcome(offer, "closed", on)]
         if not void and self.end_month is not None and self.end_month <= e.end_month:
             return []  # it ends by itself no later than that
         self.status = CLOSED
         end = max(start, e.end_month)
         late = e.late or void or e.end_month < start
-        return [WithdrawalNotice(offer, e.reason, on), self._record(CLOSE, start, end, late=late),
+        return [WithdrawalNotice(offer, e.reason, on, e.on), self._record(CLOSE, start, end, late=late),
                 Outcome(offer, "closed", on)]
 
     def _revise(self, r: Revise) -> list[OfferOutput]:
@@ -370,7 +405,7 @@ class OfferSlot:
             renewal = r.renewal
             self.offer, self.reminded, self.pending = renewal, False, None
             self.amount, self.end_month = renewal.record["amount_kzt"], renewal.end_month
-            return [WithdrawalNotice(offer, r.reason, on), Outcome(offer, "withdrawn", on),
+            return [WithdrawalNotice(offer, r.reason, on, r.on), Outcome(offer, "withdrawn", on),
                     renewal, Outcome(renewal, "offered", renewal.issued_on)]
         if self.status != CONSENTED or not offer.monthly:
             return []
@@ -388,7 +423,7 @@ class OfferSlot:
         if end_month is not None and end_month < from_month:
             # the new end comes before the new terms would apply: the benefit closes there
             self.status, self.end_month = CLOSED, end_month
-            return [WithdrawalNotice(offer, reason, max(on, offer.issued_on)),
+            return [WithdrawalNotice(offer, reason, max(on, offer.issued_on), on),
                     self._record(CLOSE, start, max(start, end_month), late=late),
                     Outcome(offer, "closed", max(on, offer.issued_on))]
         self.changes += 1

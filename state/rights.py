@@ -186,6 +186,7 @@ class Right:
     family_id: str
     decision: Any                    # the decision it was offered with (reasons, rule, dates)
     ended: bool = False
+    settling: Day | None = None      # stopped holding by who lives with whom on this day: ends at its end
 
 
 @compact

@@ -46,6 +46,7 @@ from state.offers import (
     Contact,
     End,
     IssuedOffer,
+    Keep,
     OfferSlot,
     Outcome,
     Reminder,
@@ -193,7 +194,7 @@ views = st.builds(FamilyView, text, st.lists(text, max_size=3).map(tuple), opt(t
 causes = st.builds(Cause, days, days, st.booleans(), opt(events))
 facts = st.dictionaries(text, json_values, max_size=3)
 rights = st.builds(Right, text, text, text, st.lists(text, max_size=2).map(tuple), facts, opt(ints), text, opt(ints),
-                   opt(ints), days, days, days, text, st.none(), st.booleans())
+                   opt(ints), days, days, days, text, st.none(), st.booleans(), opt(days))
 OTHERS: dict[type, st.SearchStrategy[Any]] = {
     Origin: origins, Event: events, Ruling: rulings, Rejection: st.builds(Rejection, events, text, text, maybe("", text)),
     MemberUpdate: updates, Timer: st.builds(Timer, days, text, text),
@@ -210,7 +211,8 @@ OTHERS: dict[type, st.SearchStrategy[Any]] = {
     NoticeOut: st.builds(NoticeOut, st.none(), opt(text), text, text, causes),
     Revise: st.builds(Revise, text, opt(ints), opt(ints), ints, text, days, st.booleans(), opt(offers), st.booleans(),
                       opt(events)),
-    End: st.builds(End, text, text, days, days, ints, st.booleans(), opt(events)),
+    End: st.builds(End, text, text, days, days, ints, st.booleans(), opt(events), opt(days)),
+    Keep: st.builds(Keep, text, opt(events)),
     Contact: st.builds(Contact, text, opt(text), text, opt(text), days, opt(events)),
     ChangeNotice: st.builds(ChangeNotice, offers, opt(ints), ints, opt(ints), text, days, ints),
     CatchUp: st.builds(CatchUp, events),
@@ -219,14 +221,15 @@ OTHERS: dict[type, st.SearchStrategy[Any]] = {
     IssuedOffer: offers,
     Outcome: st.builds(Outcome, offers, text, days, opt(events)),
     Reminder: st.builds(Reminder, offers, days),
-    WithdrawalNotice: st.builds(WithdrawalNotice, offers, text, days),
+    WithdrawalNotice: st.builds(WithdrawalNotice, offers, text, days, opt(days)),
     Assignment: st.builds(Assignment, offers, text, ints, opt(ints), opt(ints), opt(text), st.booleans(), ints),
     ReplyRejected: st.builds(ReplyRejected, events, text),
     OfferSlot: st.builds(OfferSlot, opt(offers), text, st.booleans(), opt(text), st.lists(events, max_size=2),
                          st.sets(text, max_size=3), st.lists(st.tuples(text, days), max_size=2), days, st.booleans(),
                          opt(days), opt(ints), opt(ints), opt(ints), opt(text), opt(text), ints,
                          opt(st.tuples(ints, opt(ints), opt(ints))), st.lists(st.builds(Contact, text, opt(text), text,
-                                                                                        opt(text), days), max_size=1)),
+                                                                                        opt(text), days), max_size=1),
+                         opt(st.builds(End, text, text, days, days, ints, st.booleans(), st.none(), opt(days)))),
     Tick: st.builds(Tick, events), BirthTick: st.builds(BirthTick, events, st.lists(text, max_size=3).map(tuple)),
     BirthReg: st.builds(BirthReg, text), QuarterWake: st.builds(QuarterWake, events),
     Seen: seens,
