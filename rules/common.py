@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from decimal import Decimal
 from typing import Any
 
@@ -10,6 +11,7 @@ from rules.engine import Context
 from state import dates
 from state.dates import Day, Month
 from state.family import FamilyCard
+from state.iin import birth_date_of
 from state.person import PersonCard, Ruling
 
 __all__ = [
@@ -35,11 +37,16 @@ def guardian_of_child(ctx: Context, child: PersonCard) -> PersonCard | None:
 
 
 def birth_order(mother: PersonCard, child_iin: str) -> int:
-    """Position of the child among all children known with this mother (1-based)."""
-    try:
-        return mother.children.index(child_iin) + 1
-    except ValueError:
-        return len(mother.children) + 1
+    """Position of the child among all children known with this mother (1-based), by birth
+    date and, among children of one delivery, by IIN: whatever order the registries' records
+    came in, twins get the same orders (rules.md §5a, within a day order does not matter)."""
+    key = _born(child_iin)
+    return 1 + sum(1 for c in mother.children if c != child_iin and _born(c) < key)
+
+
+def _born(iin: str) -> tuple[dt.date, str]:
+    born = birth_date_of(iin)
+    return (dt.date.max if born is None else born), iin
 
 
 def order_key(order: int) -> str:

@@ -73,8 +73,36 @@ def large_family_benefit(ctx: Context) -> Iterator[Decision]:
     Occasion: ``large_family:{family_id}:{YYYY-MM-DD}`` of the event that made the count reach
       the threshold.
     """
+    if ctx.event.type == "birth" and _mother_still_to_come(ctx):
+        return  # her own path decides, once her registration is in (or at the day's end)
+    yield from _large_family(ctx, ctx.card)
+
+
+@rule("large_family_benefit", on=("birth",), role="mother")
+def large_family_benefit_by_the_mother(ctx: Context) -> Iterator[Decision]:
+    """The same rule on a birth's mother path (her card), for a birth read before her
+    registration: it decides once she is a member (or at the day's end), so the recipient does
+    not depend on which record came first (rules.md §5a). The child's own update has reached
+    the family first; when it has not, that update decides."""
+    child = ctx.family.members.get(ctx.event.subject)
+    if child is None:
+        return
+    yield from _large_family(ctx, child)
+
+
+def _mother_still_to_come(ctx: Context) -> bool:
+    """The newborn's mother, who is the mother of most of the children, is not a member yet:
+    her birth path (``state.person_stage`` holds it until she registers) will decide."""
+    mother = ctx.event.data.get("mother_iin")
+    if not mother or mother in ctx.family.members:
+        return False
+    children = ctx.family.children(ctx.on)
+    counts = Counter(c.mother_iin for c in children if c.mother_iin is not None)
+    return bool(counts) and counts.get(mother, 0) == max(counts.values())
+
+
+def _large_family(ctx: Context, newcomer: PersonCard) -> Iterator[Decision]:
     e, family, on, params = ctx.event, ctx.family, ctx.on, ctx.params
-    newcomer = ctx.card
     if ctx.children_before is None or newcomer.family_id != family.family_id or newcomer.iin not in family.members:
         return  # the family the person left, or a caller that could not count the children before
     children = family.children(on)

@@ -107,6 +107,15 @@ class PersonSlot:
                 # wait for her registration (often read later the same day) or the day's end.
                 self.held.append(event)
                 return []
+            if fire and role == ROLE_MOTHER and _siblings(event) > 1:
+                # A multiple birth: each twin's birth order depends on the others (by IIN), so
+                # their rules run once all of them are known, or at the day's end.
+                self.held.append(event)
+                together = [e for e in self.held if _same_birth(e, event)]
+                if len(together) < _siblings(event):
+                    return []
+                self.held = [e for e in self.held if not _same_birth(e, event)]
+                return [_birth_update(card, b) for b in sorted(together, key=lambda e: e.subject)]
             return [MemberUpdate(family_id, card.iin, card, event, role, fire=fire)]
 
         if not card.registered:
@@ -129,7 +138,8 @@ class PersonSlot:
                 continue
             out.append(MemberUpdate(card.family_id, card.iin, card, held, role, fire=_fires(held, late_record_days)))
         out.append(MemberUpdate(card.family_id, card.iin, card, event, role, fire=_fires(event, late_record_days)))
-        out.extend(_birth_update(card, b) for b in births)  # after her own registration reached her family
+        # after her own registration reached her family; twins together, by IIN
+        out.extend(_birth_update(card, b) for b in sorted(births, key=lambda e: (e.occurred_on, e.subject)))
         return out
 
     def _release_births(self) -> list[PersonOutput]:
@@ -137,7 +147,7 @@ class PersonSlot:
         if not births:
             return []
         self.held = [e for e in self.held if e.subject == self.card.iin]
-        return [_birth_update(self.card, b) for b in births]
+        return [_birth_update(self.card, b) for b in sorted(births, key=lambda e: (e.occurred_on, e.subject))]
 
     def held_rejections(self) -> list[PersonOutput]:
         """Called when the input ends: facts about a person nobody registered are dead-lettered;
@@ -172,6 +182,18 @@ def _PersonSlot(ids: str, days: bytes, wide: bool, held: list[Event] | None, *ca
     slot.held = [] if held is None else held
     slot.seen = _make_seen(ids, days, wide) if ids else NOTHING_SEEN
     return slot
+
+
+def _siblings(birth: Event) -> int:
+    """How many children the birth record says were born together (``multiple_birth``)."""
+    n = birth.data.get("multiple_birth", 1)
+    return n if isinstance(n, int) and n > 0 else 1
+
+
+def _same_birth(e: Event, birth: Event) -> bool:
+    """``e`` is a held birth of the same delivery as ``birth`` (same mother, same day)."""
+    return (e.type == "birth" and e.occurred_on == birth.occurred_on
+            and e.data.get("mother_iin") == birth.data.get("mother_iin"))
 
 
 def _birth_update(mother: PersonCard, birth: Event) -> MemberUpdate:

@@ -232,10 +232,7 @@ def test_5_a_birth_before_its_mothers_same_day_registration_still_offers_her_the
     assert p.dead == []
 
 
-@pytest.mark.xfail(strict=True, reason="known gap (docs/DESIGN.md, 'Within a day'): when the birth is read "
-                   "before the mother's same-day registration, the large-family offer goes at once to the "
-                   "oldest adult present and is withdrawn when she arrives, but not offered to her")
-@pytest.mark.parametrize("order", [[1, 0, 2]])
+@pytest.mark.parametrize("order", [[1, 0, 2], [2, 1, 0], [1, 2, 0]])
 def test_5_the_large_family_recipient_does_not_depend_on_the_mothers_arrival_order(order: list[int]) -> None:
     p = _same_day(order)
     assert ("large_family_benefit", MUM) in {(n["code"], n["iin"]) for n in notes(p, kind="offer")}

@@ -70,20 +70,32 @@ def _merge_replies(msgs: list[dict[str, Any]], replies: list[dict[str, Any]]) ->
     return out
 
 
-def _shuffled(msgs: list[dict[str, Any]], rng: random.Random) -> list[dict[str, Any]]:
-    """Messages between two ticks shuffled; the ticks stay in place."""
-    out: list[dict[str, Any]] = []
-    block: list[dict[str, Any]] = []
+def _days(msgs: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+    """The messages cut into days: at each tick, and where the recorded day changes (the load,
+    recorded the day before the first tick, is a day of its own). Ticks are days of one."""
+    out: list[list[dict[str, Any]]] = []
+    current: list[dict[str, Any]] = []
     for m in msgs:
+        if m["type"] == "day" or (current and _day_of(current[-1]) != _day_of(m)):
+            if current:
+                out.append(current)
+            current = []
         if m["type"] == "day":
-            rng.shuffle(block)
-            out += block
-            out.append(m)
-            block = []
+            out.append([m])
         else:
-            block.append(m)
-    rng.shuffle(block)
-    return out + block
+            current.append(m)
+    if current:
+        out.append(current)
+    return out
+
+
+def _shuffled(msgs: list[dict[str, Any]], rng: random.Random) -> list[dict[str, Any]]:
+    """The messages of each day shuffled; days and ticks stay in place."""
+    out: list[dict[str, Any]] = []
+    for block in _days(msgs):
+        rng.shuffle(block)
+        out += block
+    return out
 
 
 def _households(block: list[dict[str, Any]], family_of: dict[str, str]) -> list[int]:
@@ -116,10 +128,8 @@ def _households(block: list[dict[str, Any]], family_of: dict[str, str]) -> list[
 def _interleaved(msgs: list[dict[str, Any]], rng: random.Random) -> list[dict[str, Any]]:
     """Each day's households interleaved at random, each keeping its own order."""
     out: list[dict[str, Any]] = []
-    block: list[dict[str, Any]] = []
     family_of: dict[str, str] = {}
-
-    def flush() -> None:
+    for block in _days(msgs):
         groups: dict[int, list[dict[str, Any]]] = defaultdict(list)
         for key, m in zip(_households(block, family_of), block):
             groups[key].append(m)
@@ -133,15 +143,6 @@ def _interleaved(msgs: list[dict[str, Any]], rng: random.Random) -> list[dict[st
             fid = (m.get("data") or {}).get("family_id")
             if fid and m.get("iin"):
                 family_of[m["iin"]] = fid
-
-    for m in msgs:
-        if m["type"] == "day":
-            flush()
-            out.append(m)
-            block = []
-        else:
-            block.append(m)
-    flush()
     return out
 
 
