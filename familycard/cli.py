@@ -213,7 +213,7 @@ def _replay_progress(input_path: Path):  # type: ignore[no-untyped-def]
 
 def cmd_run(args: argparse.Namespace) -> int:
     from familycard.summary import format_summary, summarize_files
-    from flows.runner import default_epoch_seconds, run_cluster, run_local
+    from flows.runner import default_epoch_seconds, ensure_recovery, run_cluster, run_local
     from flows.shards import DEFAULT_SHARDS, set_packed, set_shards
 
     if args.epoch_seconds is None:
@@ -258,6 +258,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     before = accounted_now()
     t0 = time.perf_counter()
     if args.workers > 1:
+        if args.recovery is not None:
+            ensure_recovery(args.recovery, args.workers)  # once, before the processes start
         run_cluster(_worker_argv(args, input_path), args.workers)
     else:
         with _replay_progress(input_path):

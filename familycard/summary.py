@@ -20,7 +20,7 @@ def accounted_now() -> dict[str, float]:
             for o in ("processed", "deduplicated", "dead_lettered")}
 
 
-FUNNEL_STEPS = ("offered", "reminded", "consented", "refused", "lapsed", "withdrawn")
+FUNNEL_STEPS = ("offered", "reminded", "consented", "refused", "lapsed", "withdrawn", "closed")
 
 
 @dataclass
@@ -29,6 +29,7 @@ class Summary:
     dead_letters: Counter[str] = field(default_factory=Counter)
     funnel: Counter[tuple[str, str]] = field(default_factory=Counter)
     assignments: Counter[str] = field(default_factory=Counter)
+    assignment_kinds: Counter[str] = field(default_factory=Counter)  # start / change / close (+ " late")
     input_messages: int = 0
     seconds: float = 0.0
     accounted: dict[str, float] | None = None  # processed / deduplicated / dead_lettered (one process)
@@ -50,7 +51,9 @@ def summarize_records(notifications: Iterable[bytes], dead_letters: Iterable[byt
         rec = orjson.loads(line)
         s.funnel[(rec["code"], rec["outcome"])] += 1
     for line in assignments:
-        s.assignments[orjson.loads(line)["code"]] += 1
+        rec = orjson.loads(line)
+        s.assignments[rec["code"]] += 1
+        s.assignment_kinds[rec.get("kind", "start") + (" late" if rec.get("late") else "")] += 1
     return s
 
 
@@ -91,6 +94,9 @@ def format_summary(s: Summary) -> str:
         if offered:
             rows.append(f"take-up {consented / offered:.1%} of {offered} offers; "
                         f"assignments written {sum(s.assignments.values())}")
+    if s.assignment_kinds:
+        kinds = ", ".join(f"{n} {k}" for k, n in sorted(s.assignment_kinds.items()))
+        rows.append(f"assignment records by kind: {kinds}")
     if s.accounted is not None and s.input_messages:
         p, d, x = (int(s.accounted.get(k, 0)) for k in ("processed", "deduplicated", "dead_lettered"))
         verdict = "adds up" if p + d + x == s.input_messages else f"MISMATCH: {s.input_messages - p - d - x} unaccounted"

@@ -11,6 +11,7 @@ import os
 import socket
 import subprocess
 import sys
+import time
 from collections.abc import Sequence
 from datetime import timedelta
 from pathlib import Path
@@ -19,7 +20,7 @@ from bytewax.dataflow import Dataflow
 from bytewax.recovery import RecoveryConfig, init_db_dir
 from bytewax.run import cli_main
 
-__all__ = ["run_local", "run_cluster", "free_ports", "init_recovery", "default_epoch_seconds",
+__all__ = ["run_local", "run_cluster", "free_ports", "init_recovery", "ensure_recovery", "default_epoch_seconds",
            "LIVE_RECOVERY_EPOCH_SECONDS"]
 
 LIVE_RECOVERY_EPOCH_SECONDS = 0.25
@@ -61,12 +62,19 @@ def init_recovery(recovery_dir: Path, partitions: int) -> None:
     init_db_dir(recovery_dir, partitions)
 
 
+def ensure_recovery(recovery_dir: Path, processes: int = 1) -> None:
+    """Initialise a missing or empty recovery directory. A cluster's parent calls it before it
+    starts the processes: two processes initialising one directory at once race on its SQLite
+    files ("database is locked")."""
+    if not recovery_dir.exists() or not any(recovery_dir.iterdir()):
+        init_recovery(recovery_dir, max(1, processes))
+
+
 def _recovery(recovery_dir: Path | None, processes: int = 1) -> RecoveryConfig | None:
     """The recovery config; a missing or empty directory is initialised first (once)."""
     if recovery_dir is None:
         return None
-    if not recovery_dir.exists() or not any(recovery_dir.iterdir()):
-        init_recovery(recovery_dir, max(1, processes))
+    ensure_recovery(recovery_dir, processes)
     return RecoveryConfig(str(recovery_dir))
 
 
@@ -104,9 +112,16 @@ def run_cluster(worker_argv: Sequence[str], processes: int) -> None:
         )
         for i in range(processes)
     ]
-    codes = [p.wait() for p in procs]
+    # Poll all of them: a process that dies leaves its peers waiting for it forever, so waiting
+    # on them in order would turn one crash into a hang.
+    while True:
+        codes = [p.poll() for p in procs]
+        if any(c not in (None, 0) for c in codes) or all(c == 0 for c in codes):
+            break
+        time.sleep(0.05)
     if any(codes):
         for p in procs:
             if p.poll() is None:
                 p.kill()
+        codes = [p.wait() for p in procs]
         raise RuntimeError(f"cluster processes exited with {codes}")
