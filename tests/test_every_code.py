@@ -30,7 +30,7 @@ def test_a_generated_year_fires_every_code(tmp_path: Path) -> None:
     by_kind = {(n["code"], n["kind"]) for n in notes}
     assert {c for c, k in by_kind if k == "offer"} == OFFERS
     assert {c for c, k in by_kind if k == "notice"} == NOTICES
-    assert {k for _, k in by_kind} == {"offer", "notice", "reminder", "withdrawal"}
+    assert {k for _, k in by_kind} == {"offer", "notice", "reminder", "withdrawal", "change"}  # every kind of v2
     assert all(validate_output("notification", n) is None for n in notes)
     for n in notes:  # "why did this person get this?" — every record says
         assert n["reasons"] and n["rule"].startswith(n["code"] + "/")
