@@ -352,9 +352,16 @@ class OfferSlot:
         return []
 
     def on_eof(self) -> list[OfferOutput]:
-        """The input ended: replies still waiting for an offer that never came are rejected."""
+        """The input ended: an end waiting for its day's end takes effect (no message of that day
+        is left to bring the persons together again); replies still waiting for an offer that
+        never came are rejected."""
+        out: list[OfferOutput] = []
+        if self.offer is not None and self.settling is not None:
+            settled, self.settling = self.settling, None
+            out += self._end(settled)
         held, self.held = self.held, []
-        return [ReplyRejected(r, "no such offer: in_reply_to names no offer sent (the input ended)") for r in held]
+        return out + [ReplyRejected(r, "no such offer: in_reply_to names no offer sent (the input ended)")
+                      for r in held]
 
     def _finished(self, on: Day) -> bool:
         """Settled, and not a benefit still running on ``on``."""

@@ -175,11 +175,13 @@ class Pipeline:
         logic = self.offers.get(nid) or OfferLogic(None)
         self.offers[nid] = logic
         out, _ = logic.on_batch([value])
-        for o, _cause in out:
+        self._write(o for o, _cause in out)
+
+    def _write(self, outputs: Iterable[Any]) -> None:
+        for o in outputs:
             dest, _key, blob = encode_offer_output(o)
-            record = orjson.loads(blob)
             {"notification": self.notifications, "assignment": self.assignments, "outcome": self.outcomes,
-             "dead": self.dead}[dest].append(record)
+             "dead": self.dead}[dest].append(orjson.loads(blob))
 
     def finish(self) -> Pipeline:
         """The end of the input: held facts and replies are reported, as the flow's end does."""
@@ -193,7 +195,5 @@ class Pipeline:
                     self._reject(item)
         for nid in sorted(self.offers):
             out, _ = self.offers[nid].on_eof()
-            for o, _cause in out:
-                dest, _key, blob = encode_offer_output(o)
-                self.dead.append(orjson.loads(blob))
+            self._write(o for o, _cause in out)
         return self

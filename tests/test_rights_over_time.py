@@ -386,3 +386,19 @@ def test_12_a_mother_moving_with_her_newborn_keeps_both_child_benefits() -> None
              ev("family_changed", BABY, "2026-03-02", {"family_id": "F-5"}), *days("2026-03-02", "2026-03-05")])
     assert {a["code"] for a in assigned(p, kind="start")} == {"birth_benefit", "childcare_benefit"}
     assert assigned(p, kind="close") == [] and notes(p, kind="withdrawal") == []
+
+
+def test_a_separation_waiting_for_its_days_end_takes_effect_when_the_input_ends() -> None:
+    p2 = Pipeline()
+    # the same history, cut right after the dependant moves out: no tick closes that day
+    steps: list[dict[str, Any]] = [reg(MUM, "1990-04-02", "female", "F-1"), reg(DAD, "1985-01-01", "male", "F-1"),
+                                   reg(KID, "2015-06-01", "male", "F-1", mother_iin=MUM, father_iin=DAD),
+                                   *days("2026-03-01", "2026-03-02"), ev("death", DAD, "2026-03-02"),
+                                   *days("2026-03-03", "2026-03-04")]
+    p2.feed_lines(lines(steps))
+    offer, = notes(p2, "breadwinner_loss", "offer")
+    p2.feed_lines(lines([ev("family_changed", KID, "2026-03-05", {"family_id": "F-2"})]))
+    assert notes(p2, "breadwinner_loss", "withdrawal") == []  # waits: the mother may follow today
+    p2.finish()
+    withdrawal, = notes(p2, "breadwinner_loss", "withdrawal")
+    assert withdrawal["issued_on"] == "2026-03-05" and offer["notification_id"] in withdrawal["reasons"][-1]
