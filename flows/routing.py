@@ -18,7 +18,16 @@ from state import dates
 from state.calendar import Timer
 from state.compact import compact
 from state.dates import Day
-from state.events import BIRTH_CHECK, KANDAS_NOTICE_DUE, RETIREMENT_AGE, RULING_EXPIRED, TURNS_18, Event
+from state.events import (
+    BIRTH_CHECK,
+    DAY_END,
+    DAY_END_TYPES,
+    KANDAS_NOTICE_DUE,
+    RETIREMENT_AGE,
+    RULING_EXPIRED,
+    TURNS_18,
+    Event,
+)
 from state.ids import base_of
 from state.offers import REPLY_CHECK
 from state.person import ROLE_FATHER, ROLE_MOTHER, ROLE_SUBJECT
@@ -122,6 +131,11 @@ class Router:
                 out.append((CALENDAR, due_key(due), Timer(due, d["mother_iin"], BIRTH_CHECK)))
             elif t == "person_registered":
                 out.extend(self._missed_milestones(event, birth, d["sex"]))
+        elif t in DAY_END_TYPES and event.delay_days <= self.late_days:
+            # decided at the day's end (state.person_stage holds it): a same-day new job or
+            # contribution counts whichever record came first
+            due = self._due(event.recorded_on, event)
+            out.append((CALENDAR, due_key(due), Timer(due, event.subject, DAY_END)))
         elif t == "kandas_status":
             due = self._due(dates.day(d["valid_until"]) - self.kandas_days, event)
             out.append((CALENDAR, due_key(due), Timer(due, event.subject, KANDAS_NOTICE_DUE)))

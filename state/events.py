@@ -11,7 +11,8 @@ from state.dates import Day
 
 __all__ = [
     "Event", "Origin", "LIFE_EVENT_TYPES", "TRIGGERLESS_TYPES", "WAKE_TYPES", "RETIREMENT_AGE", "TURNS_18",
-    "KANDAS_NOTICE_DUE", "RULING_EXPIRED", "QUARTER_START", "BIRTH_CHECK", "wake_event", "tick_data",
+    "KANDAS_NOTICE_DUE", "RULING_EXPIRED", "QUARTER_START", "BIRTH_CHECK", "DAY_END", "DAY_END_TYPES", "wake_event",
+    "tick_data",
 ]
 
 LIFE_EVENT_TYPES = frozenset({
@@ -29,7 +30,12 @@ KANDAS_NOTICE_DUE = "kandas_notice_due"    # D = the subject's kandas valid_unti
 RULING_EXPIRED = "ruling_expired"          # D = the day after the subject's ruling's valid_until
 QUARTER_START = "quarter_start"            # D = the first day of a quarter; role "family"
 BIRTH_CHECK = "birth_check"                # D = the recorded day of a child's birth: the subject is the mother
-WAKE_TYPES = frozenset({RETIREMENT_AGE, TURNS_18, KANDAS_NOTICE_DUE, RULING_EXPIRED, QUARTER_START, BIRTH_CHECK})
+DAY_END = "day_end"                        # D = the day a fact that waits for its day's end was read
+WAKE_TYPES = frozenset({RETIREMENT_AGE, TURNS_18, KANDAS_NOTICE_DUE, RULING_EXPIRED, QUARTER_START, BIRTH_CHECK,
+                        DAY_END})
+# Facts whose rules read what else the subject's registries record that day (a new job of the
+# same date, the day's contributions): they are decided at the day's end (rules.md §5a).
+DAY_END_TYPES = frozenset({"dismissal", "unemployed_registered"})
 
 # rules.md §5: a population load must not offer every existing family its benefits again.
 TRIGGERLESS_TYPES = frozenset({"person_registered", "contact_changed"})

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 from state.compact import compact, rebuilder
 from state.dates import Day
-from state.events import BIRTH_CHECK, TRIGGERLESS_TYPES, WAKE_TYPES, Event
+from state.events import BIRTH_CHECK, DAY_END, DAY_END_TYPES, TRIGGERLESS_TYPES, WAKE_TYPES, Event
 from state.family import MemberUpdate
 from state.person import ROLE_MOTHER, ROLE_SUBJECT, PersonCard, apply, new_card
 from state.seen import EMPTY as NOTHING_SEEN
@@ -81,6 +81,8 @@ class PersonSlot:
             # her children's birth rules run now, with what is known (rules.md §5a: within a
             # day, order does not matter; the guardian may be the father or another adult).
             return self._release_births()
+        if event.type == DAY_END:
+            return self._release_day(event.occurred_on)
         if event.type in WAKE_TYPES:
             # A date-driven rule for this person: only the living, registered ones matter;
             # the calendar may hold people who since died or were never registered.
@@ -124,6 +126,12 @@ class PersonSlot:
                 return [_unknown(self.held.pop(0))]
             return []
 
+        if event.type in DAY_END_TYPES and _fires(event, late_record_days) and card.family_id is not None:
+            # decided at the day's end (its DAY_END timer), on the day's whole card
+            self.held.append(event)
+            if len(self.held) > MAX_HELD:
+                return self._release_day(None)
+            return []
         out: list[PersonOutput] = []
         if before.registered and before.family_id and before.family_id != card.family_id:
             # the leave carries the new card: the old family's rules see where the person went
@@ -131,6 +139,9 @@ class PersonSlot:
                                     fire=_fires(event, late_record_days)))
         assert card.family_id is not None
         released, self.held = self.held, []
+        if before.registered:  # what waits now waits for its day's end, not for a registration
+            self.held = [e for e in released if e.subject == card.iin and e.type in DAY_END_TYPES]
+            released = [e for e in released if not (e.subject == card.iin and e.type in DAY_END_TYPES)]
         births = []
         for held in released:
             if held.subject != card.iin:  # a child's birth waiting for this mother
@@ -142,6 +153,20 @@ class PersonSlot:
         out.extend(_birth_update(card, b) for b in sorted(births, key=lambda e: (e.occurred_on, e.subject)))
         return out
 
+    def _release_day(self, until: Day | None) -> list[PersonOutput]:
+        """The facts that waited for their day's end (read by ``until``; None: all), in event
+        order, with the card as the whole day left it."""
+        card = self.card
+        due = [e for e in self.held if e.subject == card.iin and e.type in DAY_END_TYPES and card.registered
+               and (until is None or _read_on(e) <= until)]
+        if not due:
+            return []
+        self.held = [e for e in self.held if not any(e is d for d in due)]
+        if card.family_id is None:
+            return []
+        return [MemberUpdate(card.family_id, card.iin, card, e, ROLE_SUBJECT, fire=True)
+                for e in sorted(due, key=lambda e: (e.occurred_on, e.recorded_on, e.event_id))]
+
     def _release_births(self) -> list[PersonOutput]:
         births = [e for e in self.held if e.subject != self.card.iin]
         if not births:
@@ -152,7 +177,7 @@ class PersonSlot:
     def held_rejections(self) -> list[PersonOutput]:
         """Called when the input ends: facts about a person nobody registered are dead-lettered;
         a child's birth still waiting for this (unregistered) mother runs its rules now."""
-        births = self._release_births()
+        births = self._release_births() + self._release_day(None)
         out: list[PersonOutput] = [_unknown(e) for e in self.held]
         self.held = []
         return births + out
@@ -182,6 +207,11 @@ def _PersonSlot(ids: str, days: bytes, wide: bool, held: list[Event] | None, *ca
     slot.held = [] if held is None else held
     slot.seen = _make_seen(ids, days, wide) if ids else NOTHING_SEEN
     return slot
+
+
+def _read_on(e: Event) -> Day:
+    """The day the flow read ``e``: its record's day, or the first day not yet ticked."""
+    return e.recorded_on if e.open_day is None else max(e.recorded_on, e.open_day)
 
 
 def _siblings(birth: Event) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from state import dates
+from state.events import DAY_END
 from state.family import FamilyCard, MemberUpdate, apply_update
 from state.iin import is_valid, make_iin
 from state.person import new_card
@@ -127,8 +128,22 @@ def test_late_records_update_state_but_do_not_fire() -> None:
     [u] = slot.on_event(late, "subject", SETTINGS)
     assert not u.fire and slot.card.dismissed_on == dates.day("2026-01-01")  # type: ignore[union-attr]
     on_time = event("dismissal", MUM, "2026-01-20", {"employer_bin": "1" * 12, "reason": "other"}, recorded="2026-02-19")
-    [u] = slot.on_event(on_time, "subject", SETTINGS)
-    assert u.fire  # 30 days exactly is on time  # type: ignore[union-attr]
+    assert slot.on_event(on_time, "subject", SETTINGS) == []  # on time: decided at the day's end
+    [u] = slot.on_event(event(DAY_END, MUM, "2026-02-19"), "subject", SETTINGS)
+    assert u.fire and u.event is on_time  # 30 days exactly is on time  # type: ignore[union-attr]
+
+
+def test_a_dismissal_is_decided_at_the_days_end_on_the_days_whole_card() -> None:
+    slot = PersonSlot.empty(MUM)
+    slot.on_event(registered(MUM, "1990-04-02", "female", "F-1"), "subject", SETTINGS)
+    dismissal = event("dismissal", MUM, "2026-03-05", {"employer_bin": "1" * 12, "reason": "other"})
+    job = event("employment_started", MUM, "2026-03-05", {"employer_bin": "2" * 12, "monthly_wage_kzt": 300000})
+    assert slot.on_event(dismissal, "subject", SETTINGS) == []
+    assert slot.on_event(job, "subject", SETTINGS)  # the new job goes to the family at once
+    assert slot.on_event(event(DAY_END, MUM, "2026-03-04"), "subject", SETTINGS) == []  # not its day yet
+    [u] = slot.on_event(event(DAY_END, MUM, "2026-03-05"), "subject", SETTINGS)
+    assert u.event is dismissal and u.fire  # type: ignore[union-attr]
+    assert u.card.employed_since == dates.day("2026-03-05")  # type: ignore[union-attr]
 
 
 def test_family_change_sends_leave_and_join() -> None:
