@@ -28,7 +28,7 @@ from schemas.codec import notification_record, renewal_record
 from state import dates
 from state.calendar import BirthSlot, DueSlot, Timer
 from state.dates import Day
-from state.events import QUARTER_START, WAKE_TYPES, Event, wake_event
+from state.events import DAY_END, QUARTER_START, WAKE_TYPES, Event, wake_event
 from state.family import FamilyCard, MemberUpdate
 from state.family_build import order_of
 from state.offers import (
@@ -89,8 +89,8 @@ class PersonLogic:
             iin = event.subject if role == ROLE_SUBJECT else event.data[f"{role}_iin"]
             self.slot = PersonSlot.empty(iin)
         out = self.slot.on_event(event, role, self.settings)
-        if role == ROLE_SUBJECT and event.type not in WAKE_TYPES:
-            _account(out)
+        if role == ROLE_SUBJECT and (event.type not in WAKE_TYPES or event.type == DAY_END):
+            _account(out)  # a DAY_END wake releases input facts held for their day's end
         if role == ROLE_SUBJECT and not self.slot.card.registered:
             metrics.HELD.inc()
         if role == ROLE_SUBJECT and event.delay_days > self.late_record_days:
