@@ -35,14 +35,18 @@ def large_family_rate(params: Params, children: int) -> tuple[Decimal, str] | No
     return None
 
 
-def mother_of_most(family: FamilyCard, children: list[PersonCard]) -> PersonCard | None:
-    """The mother named by most of ``children``, if she is a living member (ties: a member first)."""
+def most_named_mothers(children: list[PersonCard]) -> list[str]:
+    """The IINs of the mothers named by most of ``children`` (several on a tie), sorted."""
     counts = Counter(c.mother_iin for c in children if c.mother_iin is not None)
     if not counts:
-        return None
+        return []
     top = max(counts.values())
-    tied = sorted(iin for iin, n in counts.items() if n == top)
-    members = [m for m in (family.get(iin) for iin in tied) if m is not None and m.alive]
+    return sorted(iin for iin, n in counts.items() if n == top)
+
+
+def mother_of_most(family: FamilyCard, children: list[PersonCard]) -> PersonCard | None:
+    """The mother named by most of ``children``, if she is a living member (ties: a member first)."""
+    members = [m for m in (family.get(iin) for iin in most_named_mothers(children)) if m is not None and m.alive]
     return members[0] if members else None
 
 
@@ -96,9 +100,7 @@ def _mother_still_to_come(ctx: Context) -> bool:
     mother = ctx.event.data.get("mother_iin")
     if not mother or mother in ctx.family.members:
         return False
-    children = ctx.family.children(ctx.on)
-    counts = Counter(c.mother_iin for c in children if c.mother_iin is not None)
-    return bool(counts) and counts.get(mother, 0) == max(counts.values())
+    return mother in most_named_mothers(ctx.family.children(ctx.on))
 
 
 def _large_family(ctx: Context, newcomer: PersonCard) -> Iterator[Decision]:

@@ -157,13 +157,14 @@ class PersonSlot:
         """The facts that waited for their day's end (read by ``until``; None: all), in event
         order, with the card as the whole day left it."""
         card = self.card
-        due = [e for e in self.held if e.subject == card.iin and e.type in DAY_END_TYPES and card.registered
+        if not card.registered or card.family_id is None:
+            return []  # not held for the day then (``on_event`` holds them only in a family)
+        due = [e for e in self.held if e.subject == card.iin and e.type in DAY_END_TYPES
                and (until is None or _read_on(e) <= until)]
         if not due:
             return []
-        self.held = [e for e in self.held if not any(e is d for d in due)]
-        if card.family_id is None:
-            return []
+        gone = {id(e) for e in due}
+        self.held = [e for e in self.held if id(e) not in gone]
         return [MemberUpdate(card.family_id, card.iin, card, e, ROLE_SUBJECT, fire=True)
                 for e in sorted(due, key=lambda e: (e.occurred_on, e.recorded_on, e.event_id))]
 
