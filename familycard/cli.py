@@ -56,6 +56,9 @@ def _parser() -> argparse.ArgumentParser:
                           "keep it. Needs the seed's --shards")
     run.add_argument("--stop-at-end", action="store_true",
                      help="Kafka mode: stop once every input partition is read to its end")
+    run.add_argument("--future-horizon-days", type=int, default=31, metavar="N",
+                     help="a record dated more than N days past the flow's day (the last day tick) is quarantined "
+                          "as a future_date dead letter, and a day tick further ahead is not believed (31)")
     run.add_argument("--input-prefix", default="", help="Kafka mode: prefix of the input topic names")
     run.add_argument("--output-prefix", default="", help="Kafka mode: prefix of the output topic names")
     run.add_argument("--simulate-citizens", action=argparse.BooleanOptionalAction, default=None,
@@ -179,6 +182,7 @@ def _simulate(args: argparse.Namespace) -> bool:
 def _worker_argv(args: argparse.Namespace, input_path: Path) -> list[str]:
     argv = ["run", "--input", str(input_path), "--output", str(args.output),
             "--epoch-seconds", str(args.epoch_seconds), "--state", args.state, "--shards", str(args.shards),
+            "--future-horizon-days", str(args.future_horizon_days),
             "--simulate-citizens" if _simulate(args) else "--no-simulate-citizens"]
     if args.recovery:
         argv += ["--recovery", str(args.recovery)]
@@ -248,7 +252,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     simulate = _simulate(args)
     if args.process_id is not None:  # one member of a cluster started by run_cluster
         with _replay_progress(input_path):
-            run_local(_file_flow(input_path, out, simulate, args.epoch_seconds), process_id=args.process_id,
+            run_local(_file_flow(input_path, out, simulate, args.epoch_seconds, args.future_horizon_days), process_id=args.process_id,
                       addresses=args.addresses.split(";"), recovery_dir=args.recovery,
                       epoch_seconds=args.epoch_seconds)
         return 0
@@ -263,7 +267,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         run_cluster(_worker_argv(args, input_path), args.workers)
     else:
         with _replay_progress(input_path):
-            run_local(_file_flow(input_path, out, simulate, args.epoch_seconds), recovery_dir=args.recovery,
+            run_local(_file_flow(input_path, out, simulate, args.epoch_seconds, args.future_horizon_days), recovery_dir=args.recovery,
                       epoch_seconds=args.epoch_seconds)
     summary = summarize_files(out)
     summary.seconds = time.perf_counter() - t0
@@ -277,14 +281,14 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def _file_flow(input_path: Path, out: Path, simulate_citizens: bool = False,  # type: ignore[no-untyped-def]
-               epoch_seconds: float = 0.0):
+               epoch_seconds: float = 0.0, future_horizon_days: int | None = 31):
     from flows.dataflow import Outputs, build_flow
     from flows.files import JsonLinesSink, JsonLinesSource
 
     return build_flow(
-        JsonLinesSource(input_path, epoch_seconds=epoch_seconds),
+        JsonLinesSource(input_path, epoch_seconds=epoch_seconds, future_horizon_days=future_horizon_days),
         Outputs(*(JsonLinesSink(out / name) for name in OUTPUT_FILES)),
-        simulate_citizens=simulate_citizens,
+        simulate_citizens=simulate_citizens, future_horizon_days=future_horizon_days,
     )
 
 

@@ -13,11 +13,15 @@ __all__ = ["Summary", "summarize_files", "summarize_records", "format_summary", 
 
 
 def accounted_now() -> dict[str, float]:
-    """This process's ``familycard_messages_accounted`` counters, by outcome."""
+    """This process's ``familycard_messages_accounted`` counters, by outcome, and what is ``held``
+    in state now (``familycard_messages_held``: facts and replies waiting within their bound)."""
     from prometheus_client import REGISTRY
 
-    return {o: REGISTRY.get_sample_value("familycard_messages_accounted_total", {"outcome": o}) or 0.0
-            for o in ("processed", "deduplicated", "dead_lettered")}
+    out = {o: REGISTRY.get_sample_value("familycard_messages_accounted_total", {"outcome": o}) or 0.0
+           for o in ("processed", "deduplicated", "dead_lettered")}
+    out["held"] = sum(REGISTRY.get_sample_value("familycard_messages_held", {"kind": k}) or 0.0
+                      for k in ("facts", "replies"))
+    return out
 
 
 FUNNEL_STEPS = ("offered", "reminded", "consented", "refused", "lapsed", "withdrawn", "closed")
@@ -98,11 +102,12 @@ def format_summary(s: Summary) -> str:
         kinds = ", ".join(f"{n} {k}" for k, n in sorted(s.assignment_kinds.items()))
         rows.append(f"assignment records by kind: {kinds}")
     if s.accounted is not None and s.input_messages:
-        p, d, x = (int(s.accounted.get(k, 0)) for k in ("processed", "deduplicated", "dead_lettered"))
-        verdict = "adds up" if p + d + x == s.input_messages else f"MISMATCH: {s.input_messages - p - d - x} unaccounted"
+        p, d, x, h = (int(s.accounted.get(k, 0)) for k in ("processed", "deduplicated", "dead_lettered", "held"))
+        left = s.input_messages - p - d - x - h
+        verdict = "adds up" if left == 0 else f"MISMATCH: {left} unaccounted"
         rows.append("")
         rows.append(f"accounting: {s.input_messages} input = {p} processed + {d} deduplicated + {x} dead-lettered"
-                    f" ({verdict})")
+                    + (f" + {h} held" if h else "") + f" ({verdict})")
     if s.input_messages:
         rows.append("")
         rate = s.input_messages / s.seconds if s.seconds else 0.0

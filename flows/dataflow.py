@@ -33,8 +33,8 @@ from bytewax.outputs import Sink
 
 from familycard.citizens import reply_for
 from flows import metrics
-from flows.routing import CALENDAR, CALENDAR_ALL, FAMILY, LEDGER, OFFER_CALENDAR, PERSON, Router, due_key
-from flows.shards import BROADCAST, ShardLogic, configured_shards, shard_of
+from flows.routing import CALENDAR, CALENDAR_ALL, FAMILY, LEDGER, OFFER_CALENDAR, PERSON, PERSON_HELD, Router, due_key
+from flows.shards import BROADCAST, BROADCAST_HELD, ShardLogic, configured_shards, shard_of
 from flows.stages import (
     CalendarKeyLogic,
     CalendarLogic,
@@ -43,12 +43,14 @@ from flows.stages import (
     Notice,
     OfferLogic,
     PersonLogic,
+    count_restored_held,
     count_restored_timers,
 )
 from rules import Params, load_params
 from rules.family_fold import FamilyFold
 from rules.ledger import LedgerLogic as DomainLedger
 from schemas.codec import (
+    FUTURE_HORIZON_DAYS,
     DeadLetter,
     RawMessage,
     assignment_record,
@@ -95,18 +97,23 @@ class Outputs:
 
 # --- decode -----------------------------------------------------------------------------
 
-def decode_counted(raw: RawMessage) -> Event | DeadLetter:
-    result = decode(raw)
+def decode_counted(raw: RawMessage, future_horizon_days: int | None = FUTURE_HORIZON_DAYS) -> Event | DeadLetter | None:
+    """``raw`` decoded and counted; None for the second phase of a tick that did not decode (its
+    first phase carried the dead letter: each input is dead-lettered once)."""
+    result = decode(raw, future_horizon_days)
     if isinstance(result, DeadLetter):
+        if raw.phase == 2:
+            return None
         metrics.child(metrics.INPUT, raw.topic, result.event_type or "unknown").inc()
         metrics.child(metrics.DEAD_LETTERS, result.code).inc()
         metrics.child(metrics.ACCOUNTED, "dead_lettered").inc()
     elif raw.phase == 1:
-        metrics.child(metrics.INPUT, raw.topic, result.type).inc()
-        if result.type == "day":
-            metrics.child(metrics.ACCOUNTED, "processed").inc()
         if result.type == "day":  # a tick is released once every input has passed its date
             metrics.advance_watermark(result.occurred_on)
+        if not raw.filled:  # a made-up tick (flows.tick_clock) is no input
+            metrics.child(metrics.INPUT, raw.topic, result.type).inc()
+            if result.type == "day":
+                metrics.child(metrics.ACCOUNTED, "processed").inc()
     return result
 
 
@@ -224,9 +231,11 @@ def simulated_reply(item: Keyed) -> list[Keyed]:
 
 def build_flow(source: Source[RawMessage], outputs: Outputs, params: Params | None = None,
                name: str = "familycard", simulate_citizens: bool = False,
-               shards: int | None = None) -> Dataflow:
+               shards: int | None = None, future_horizon_days: int | None = FUTURE_HORIZON_DAYS) -> Dataflow:
     """The flow. ``shards``: keys of the person, family and ledger stages (``flows.shards``,
-    default ``--shards``); a recovery directory must always be used with the same number."""
+    default ``--shards``); a recovery directory must always be used with the same number.
+    ``future_horizon_days``: records dated further past the flow's day are ``future_date``
+    dead letters (``schemas.codec.bounded``); give the source the same."""
     shards = shards or configured_shards()
     params = params or load_params()
     router = Router(params, shards)
@@ -238,7 +247,9 @@ def build_flow(source: Source[RawMessage], outputs: Outputs, params: Params | No
 
     def decode_route(raw: RawMessage) -> list[tuple[str, str, Any]]:
         """One step for both (each Bytewax step costs per item): an event's routes, or its dead letter."""
-        result = decode_counted(raw)
+        result = decode_counted(raw, future_horizon_days)
+        if result is None:
+            return []
         if isinstance(result, DeadLetter):
             return [(BAD_INPUT, "", result)]
         return router.route(result)
@@ -249,6 +260,7 @@ def build_flow(source: Source[RawMessage], outputs: Outputs, params: Params | No
     raw = op.input("read", flow, source)
     routed = op.flat_map("decode_route", raw, decode_route)
     to_person, rest = _select("to_person", routed, PERSON, lambda t: (shard_of(t[1], shards), t[1:]))
+    sweep, rest = _select("to_person_shards", rest, PERSON_HELD, lambda t: (t[1], (BROADCAST_HELD, (t[1], t[2]))))
     to_calendar, rest = _select("to_calendar", rest, CALENDAR)
     catch_up, rest = _select("to_calendar_shards", rest, CALENDAR_ALL, broadcast)
     quarterly, rest = _select("to_family_shards", rest, FAMILY, broadcast)
@@ -265,12 +277,13 @@ def build_flow(source: Source[RawMessage], outputs: Outputs, params: Params | No
                                      lambda resume: ShardLogic(resume, CalendarKeyLogic, shards, None, "calendar",
                                                                count_restored_timers))
     person_wakes = _unkey("person_wakes", person_wakes)
-    person_in = op.merge("person_in", to_person,
+    person_in = op.merge("person_in", to_person, sweep,
                          op.map("as_subject", person_wakes,
                                 lambda kv: (shard_of(kv[0], shards), (kv[0], (kv[1], ROLE_SUBJECT)))))
 
     person_out = op.stateful_batch("person_shards", person_in, lambda resume: ShardLogic(
-        resume, lambda slot: PersonLogic(slot, person_settings), shards, metrics.PERSONS, "person"))
+        resume, lambda slot: PersonLogic(slot, person_settings), shards, metrics.PERSONS, "person",
+        count_restored_held))
     accepted = op.branch("accepted", person_out, lambda kv: isinstance(kv[1], MemberUpdate))
     rejected = op.map("rejected", accepted.falses, lambda kv: rejection_out(kv[1]))
 

@@ -14,33 +14,41 @@ no line twice.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 import orjson
 from bytewax.inputs import FixedPartitionedSource, StatefulSourcePartition
 from bytewax.outputs import FixedPartitionedSink, StatefulSinkPartition
 
+from flows import metrics
 from flows.epochs import EpochGate
+from flows.tick_clock import TickClock
 from flows.topics import topic_of
-from schemas.codec import RawMessage, second_phase
+from schemas.codec import FUTURE_HORIZON_DAYS, RawMessage
 
-__all__ = ["JsonLinesSource", "IterableSource", "JsonLinesSink"]
+__all__ = ["JsonLinesSource", "JsonLinesSink", "FileState"]
+
+
+FileState = tuple[int, int | None]
+"""Resume state of a file partition: messages consumed, and the last tick's day (``TickClock.done``)."""
 
 
 def is_tick(parsed: object) -> bool:
     return type(parsed) is dict and parsed.get("type") == "day"
 
 
-class _TickSeparatedPartition(StatefulSourcePartition[RawMessage, int]):
+class _TickSeparatedPartition(StatefulSourcePartition[RawMessage, FileState]):
     """Batches of up to ``batch_size`` messages in which a ``day`` tick travels alone and is
-    followed, one batch later, by its second phase. Subclasses only say how to read the
-    next message (``_read``); the resume state is the count of messages consumed."""
+    followed, one batch later, by its second phase; days the scheduler skipped are made up
+    first (``flows.tick_clock``). Subclasses only say how to read the next message
+    (``_read``); the resume state is the count of messages consumed and the clock's last day."""
 
-    def __init__(self, batch_size: int, epoch_seconds: float = 0.0) -> None:
+    def __init__(self, batch_size: int, epoch_seconds: float = 0.0, resume: FileState | None = None,
+                 future_horizon_days: int | None = None) -> None:
+        count, done = _resume(resume)
         self._batch = batch_size
-        self._read_count = 0
-        self._next_tick: RawMessage | None = None
+        self._read_count = count
+        self._clock = TickClock(done, future_horizon_days, metrics.TICKS_FILLED.inc)
         self._gate = EpochGate(epoch_seconds)
         self._gated_next = False  # the batch after a tick's second phase waits too
 
@@ -58,18 +66,18 @@ class _TickSeparatedPartition(StatefulSourcePartition[RawMessage, int]):
         return None if self._gate.open() else self._gate.awake_at()
 
     def _next_batch(self) -> list[RawMessage]:
-        if self._next_tick is not None or self._gated_next:
+        clock = self._clock
+        if clock.busy or self._gated_next:
             if not self._gate.open():
                 return []  # wait for an epoch boundary (see flows/epochs.py)
-        if self._next_tick is not None:
-            tick, self._next_tick = self._next_tick, None
-            if tick.phase == 1:
-                self._next_tick = second_phase(tick)
-            else:
-                self._gated_next = True
+        if clock.busy:
+            tick = clock.next_tick()
+            assert tick is not None
+            self._gated_next = tick.phase == 2 and not clock.busy
             return [tick]
         self._gated_next = False
         out: list[RawMessage] = []
+        stamp = clock.stamp
         while len(out) < self._batch:
             msg = self._read()
             if msg is None:
@@ -77,25 +85,34 @@ class _TickSeparatedPartition(StatefulSourcePartition[RawMessage, int]):
                     return out
                 raise StopIteration
             if is_tick(msg.parsed):
-                self._next_tick = msg
+                clock.ticks(msg)
                 return out if out else self._next_batch()
-            out.append(msg)
+            out.append(stamp(msg))
         return out
 
-    def snapshot(self) -> int:
+    def snapshot(self) -> FileState:
         self._gate.boundary()  # Bytewax snapshots a source exactly when it closes its epoch
-        # A tick read ahead, or between its two phases, is read again after a resume.
-        return self._read_count - (self._next_tick is not None)
+        # A tick read ahead, made-up ticks before it, or a tick between its two phases: the
+        # real tick is read again after a resume (and the clock makes up the same days).
+        return self._read_count - self._clock.reading_ahead, self._clock.done
+
+
+def _resume(state: FileState | int | None) -> FileState:
+    if state is None:
+        return 0, None
+    if isinstance(state, int):  # written before the clock kept its day
+        return state, None
+    return state
 
 
 class _LinesPartition(_TickSeparatedPartition):
-    def __init__(self, path: Path, resume: int | None, batch_size: int, epoch_seconds: float) -> None:
-        super().__init__(batch_size, epoch_seconds)
+    def __init__(self, path: Path, resume: FileState | int | None, batch_size: int, epoch_seconds: float,
+                 future_horizon_days: int | None) -> None:
+        super().__init__(batch_size, epoch_seconds, _resume(resume), future_horizon_days)
         self._f = open(path, "rb")
-        for _ in range(resume or 0):
+        for _ in range(self._read_count):
             if not self._f.readline():
                 break
-        self._read_count = resume or 0
 
     def _read(self) -> RawMessage | None:
         while True:
@@ -117,51 +134,24 @@ class _LinesPartition(_TickSeparatedPartition):
         self._f.close()
 
 
-class JsonLinesSource(FixedPartitionedSource[RawMessage, int]):
-    """Replay a JSON-lines file of messages of all topics, in file order (offset = line number)."""
+class JsonLinesSource(FixedPartitionedSource[RawMessage, FileState]):
+    """Replay a JSON-lines file of messages of all topics, in file order (offset = line number).
 
-    def __init__(self, path: Path | str, batch_size: int = 1000, epoch_seconds: float = 0.0) -> None:
+    ``future_horizon_days``: a tick further than this past the open day is not believed (no days
+    are made up for it; ``flows.tick_clock``); None believes any."""
+
+    def __init__(self, path: Path | str, batch_size: int = 1000, epoch_seconds: float = 0.0,
+                 future_horizon_days: int | None = FUTURE_HORIZON_DAYS) -> None:
         self.path = Path(path)
         self.batch_size = batch_size
         self.epoch_seconds = epoch_seconds
+        self.future_horizon_days = future_horizon_days
 
     def list_parts(self) -> list[str]:
         return [str(self.path)]
 
-    def build_part(self, step_id: str, for_part: str, resume_state: int | None) -> _LinesPartition:
-        return _LinesPartition(self.path, resume_state, self.batch_size, self.epoch_seconds)
-
-
-class _IterPartition(_TickSeparatedPartition):
-    def __init__(self, messages: Iterator[dict], resume: int | None, batch_size: int,
-                 epoch_seconds: float = 0.0) -> None:
-        super().__init__(batch_size, epoch_seconds)
-        self._it = messages
-        for _ in range(resume or 0):
-            next(self._it, None)
-        self._read_count = resume or 0
-
-    def _read(self) -> RawMessage | None:
-        msg = next(self._it, None)
-        if msg is None:
-            return None
-        self._read_count += 1
-        n = self._read_count
-        return RawMessage(topic_of(msg), orjson.dumps(msg), None, None, n, None, msg, n)
-
-
-class IterableSource(FixedPartitionedSource[RawMessage, int]):
-    """Messages from a deterministic generator function (the embedded default, no Kafka)."""
-
-    def __init__(self, make: Callable[[], Iterable[dict]], batch_size: int = 1000) -> None:
-        self.make = make
-        self.batch_size = batch_size
-
-    def list_parts(self) -> list[str]:
-        return ["generated"]
-
-    def build_part(self, step_id: str, for_part: str, resume_state: int | None) -> _IterPartition:
-        return _IterPartition(iter(self.make()), resume_state, self.batch_size)
+    def build_part(self, step_id: str, for_part: str, resume_state: FileState | None) -> _LinesPartition:
+        return _LinesPartition(self.path, resume_state, self.batch_size, self.epoch_seconds, self.future_horizon_days)
 
 
 class _JsonLinesSinkPartition(StatefulSinkPartition[tuple[object, bytes], int]):

@@ -11,17 +11,21 @@ from flows.dataflow import Outputs, build_flow
 from flows.exactly_once import IdempotentKafkaSink
 from flows.kafka_io import AlignedKafkaSource, ensure_topics
 from flows.topics import INPUT_TOPICS, OUTPUT_TOPICS
+from schemas.codec import FUTURE_HORIZON_DAYS
 
 __all__ = ["kafka_flow", "run_kafka"]
 
 
 def kafka_flow(bootstrap: str, *, stop_at_end: bool = False, input_topics: tuple[str, ...] = INPUT_TOPICS,
-               output_topics: dict[str, str] | None = None, epoch_seconds: float = 0.0) -> Dataflow:
+               output_topics: dict[str, str] | None = None, epoch_seconds: float = 0.0,
+               future_horizon_days: int | None = FUTURE_HORIZON_DAYS) -> Dataflow:
     outs = output_topics or OUTPUT_TOPICS
     return build_flow(
-        AlignedKafkaSource(bootstrap, list(input_topics), stop_at_end=stop_at_end, epoch_seconds=epoch_seconds),
+        AlignedKafkaSource(bootstrap, list(input_topics), stop_at_end=stop_at_end, epoch_seconds=epoch_seconds,
+                           future_horizon_days=future_horizon_days),
         Outputs(*(IdempotentKafkaSink(bootstrap, outs[name], name)
                   for name in ("notifications", "assignments", "dead_letters", "outcomes"))),
+        future_horizon_days=future_horizon_days,
     )
 
 
@@ -39,6 +43,7 @@ def run_kafka(args: argparse.Namespace) -> int:
 
         argv = ["run", "--kafka", bootstrap, "--epoch-seconds", str(args.epoch_seconds),
                 "--state", args.state, "--shards", str(args.shards),
+                "--future-horizon-days", str(args.future_horizon_days),
                 "--input-prefix", args.input_prefix, "--output-prefix", args.output_prefix]
         if args.stop_at_end:
             argv.append("--stop-at-end")
@@ -51,7 +56,7 @@ def run_kafka(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     addresses = args.addresses.split(";") if args.addresses else None
     run_local(kafka_flow(bootstrap, stop_at_end=args.stop_at_end, epoch_seconds=args.epoch_seconds,
-                         input_topics=inputs, output_topics=outputs),
+                         input_topics=inputs, output_topics=outputs, future_horizon_days=args.future_horizon_days),
               process_id=args.process_id,
               addresses=addresses, recovery_dir=args.recovery, epoch_seconds=args.epoch_seconds)
     if args.process_id is None:

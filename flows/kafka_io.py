@@ -37,9 +37,11 @@ from confluent_kafka.admin import AdminClient, NewTopic
 
 from flows import metrics
 from flows.epochs import EpochGate
-from schemas.codec import RawMessage, second_phase
+from flows.tick_clock import TickClock
+from schemas.codec import FUTURE_HORIZON_DAYS, RawMessage
 
 SEQ_KEY = "__seq__"  # resume-state entry holding the release counter, not a partition
+DAY_KEY = "__day__"  # resume-state entry holding the last tick's day (flows.tick_clock), not a partition
 
 __all__ = [
     "SEQ_KEY",
@@ -82,21 +84,44 @@ def _ordinal(text: str) -> int:
     return d
 
 
-def sort_key(parsed: Any) -> int:
-    """Release order of one message: ``2 * date + rank``, or ``UNDATED``.
+_FIVE_HOURS = dt.timedelta(hours=5)
 
-    ``date`` is the ordinal of ``occurred_on`` (of ``received_at`` for ``sms_reply``), the
-    same date ``schemas.codec.decode`` gives the event; ``rank`` is 1 for a ``day`` tick so a
-    tick sorts after every event of its own date. One int compares faster than a tuple.
+
+def _kz_ordinal(text: str) -> int:
+    """``date.toordinal()`` of an instant's Kazakhstan (UTC+5) date: the first 10 characters when
+    it carries ``+05:00`` (nearly always), else converted (``state.dates.kz_day``)."""
+    if len(text) > 19 and text.endswith("+05:00"):
+        return _ordinal(text)
+    when = dt.datetime.fromisoformat(text)
+    if when.tzinfo is None:
+        raise ValueError("an instant needs an offset")
+    return (when.astimezone(dt.UTC) + _FIVE_HOURS).date().toordinal()
+
+
+def sort_key(parsed: Any) -> int:
+    """Release order of one message: ``2 * day + rank``, or ``UNDATED``.
+
+    ``day`` is the day the message became known: the Kazakhstan date of ``recorded_at`` for a
+    life event, of ``received_at`` for an ``sms_reply``, a tick's own ``occurred_on`` (the
+    ordering rule, docs/DESIGN.md "Live equals replay"); ``rank`` is 1 for a ``day`` tick so a
+    tick sorts after everything known on its day. One int compares faster than a tuple.
     """
     if type(parsed) is not dict:
         return UNDATED
     etype = parsed.get("type")
-    text = parsed.get("received_at") if etype == "sms_reply" else parsed.get("occurred_on")
+    if etype == "day":
+        text = parsed.get("occurred_on")
+        if type(text) is not str:
+            return UNDATED
+        try:
+            return 2 * _ordinal(text) + 1
+        except ValueError:
+            return UNDATED
+    text = parsed.get("received_at") if etype == "sms_reply" else parsed.get("recorded_at")
     if type(text) is not str:
         return UNDATED
     try:
-        return 2 * _ordinal(text) + (etype == "day")
+        return 2 * _kz_ordinal(text)
     except ValueError:
         return UNDATED
 
@@ -193,8 +218,10 @@ class AlignedKafkaPartition(StatefulSourcePartition[RawMessage, AlignedState]):
                  step_id: str = "aligned", batch_size: int = 1000, poll_timeout: float = POLL_BACKOFF_MAX,
                  stop_at_end: bool = False, max_buffered: int = 20_000,
                  extra_config: Mapping[str, Any] | None = None, metadata_timeout: float = 10.0,
-                 epoch_seconds: float = 0.0, fetch_wait_ms: int = FETCH_WAIT_MS) -> None:
+                 epoch_seconds: float = 0.0, fetch_wait_ms: int = FETCH_WAIT_MS,
+                 future_horizon_days: int | None = FUTURE_HORIZON_DAYS) -> None:
         self._epoch_seconds = epoch_seconds
+        self._horizon = future_horizon_days
         self._batch_size = batch_size
         self._max_wait = poll_timeout
         self._stop_at_end = stop_at_end
@@ -224,7 +251,8 @@ class AlignedKafkaPartition(StatefulSourcePartition[RawMessage, AlignedState]):
             state = resume_state or {}
             # Position in the aligned release order: the family stage sorts by it (see Origin.seq).
             self._seq = int(state.get(SEQ_KEY, 0))
-            self._phase2: RawMessage | None = None
+            day = state.get(DAY_KEY)
+            self._clock = TickClock(None if day is None else int(day), future_horizon_days, metrics.TICKS_FILLED.inc)
             self._gate = EpochGate(self._epoch_seconds)
             self._gated_next = False
             self._parts: dict[tuple[str, int], _Part] = {}
@@ -305,10 +333,41 @@ class AlignedKafkaPartition(StatefulSourcePartition[RawMessage, AlignedState]):
             part.idle = False
             part.keys.append(key)
             buf.append(raw)
+            if len(buf) == 2 and self._out_of_line(part):
+                self._heap[:] = [(e[2].keys[0], e[1], e[2]) for e in self._heap]
+                heapq.heapify(self._heap)
             if len(buf) >= self._max_buffered and not part.paused:
                 # Bound memory when one partition's dates run far ahead of another's.
                 self._consumer.pause([part.tp])
                 part.paused = True
+
+    def _out_of_line(self, part: _Part) -> bool:
+        """Whether the head of ``part`` is a mistyped future date (2062 for 2026): dated more than
+        the horizon after the flow's open day *and* after the message behind it. Left in place it
+        would hold its partition back until the calendar reached it; instead it is keyed
+        ``UNDATED`` (released at once, for the decoder to quarantine as ``future_date``) and
+        moves no watermark. Registries publish in recorded order, so a real record is never that
+        far ahead of both the one before it and the one after it in its own partition (a record
+        published late, behind newer ones, is older than both). Before the first tick, or before
+        the partition released anything, nothing is judged here (the decoder still bounds)."""
+        keys, horizon, opened, before = part.keys, self._horizon, self._clock.open_day, part.last_date
+        if horizon is None or opened is None or before is None or len(keys) < 2 or keys[0] == UNDATED \
+                or keys[1] == UNDATED:
+            return False
+        head = keys[0] >> 1
+        if head <= opened + horizon or head - (keys[1] >> 1) <= horizon or head - before <= horizon:
+            return False
+        keys[0] = UNDATED
+        return True
+
+    def _recheck_heads(self) -> None:
+        changed = False
+        for part in self._parts.values():
+            if part.keys and self._out_of_line(part):
+                changed = True
+        if changed:
+            self._heap[:] = [(e[2].keys[0], e[1], e[2]) for e in self._heap]
+            heapq.heapify(self._heap)
 
     def _rewind(self, part: _Part, offset: int) -> None:
         """The partition restarted below what was already released: a recreated topic, or an
@@ -406,11 +465,13 @@ class AlignedKafkaPartition(StatefulSourcePartition[RawMessage, AlignedState]):
             keys, buf = part.keys, part.buf
             room = limit - len(out)
             last_dated = UNDATED
+            opened = self._clock.open_day
+            latest = UNDATED if opened is None or self._horizon is None else 2 * (opened + self._horizon) + 1
             while True:
                 key = keys.popleft()
                 out.append(buf.popleft())
                 room -= 1
-                if key != UNDATED:
+                if key != UNDATED and (latest == UNDATED or key <= latest):  # a future date moves nothing
                     last_dated = key
                 if _is_tick(key):
                     tick_released = True
@@ -424,6 +485,7 @@ class AlignedKafkaPartition(StatefulSourcePartition[RawMessage, AlignedState]):
                     self._max_date = date
             part.next_release = out[-1].offset + 1  # type: ignore[operator]
             if keys:
+                self._out_of_line(part)
                 heapq.heappush(heap, (keys[0], part.index, part))
             elif not part.idle:
                 if self._caught_up(part):
@@ -447,13 +509,17 @@ class AlignedKafkaPartition(StatefulSourcePartition[RawMessage, AlignedState]):
         # Once per poll: the gate counts polls (flows/epochs.py). Open = what is emitted now
         # starts an epoch, so a tick may go; closed = wait for Bytewax to close this epoch.
         gate_open = self._gate.open()
-        if (self._phase2 is not None or self._gated_next or self._tick_next()) and not gate_open:
+        clock = self._clock
+        if (clock.busy or self._gated_next or self._tick_next()) and not gate_open:
             self._awake = self._gate.awake_at()
             return []  # wait for an epoch boundary around a tick (see flows/epochs.py)
-        if self._phase2 is not None:  # the tick's offer-timer phase, an epoch after the first
-            tick, self._phase2 = self._phase2, None
-            self._gated_next = True
+        if clock.busy:  # a tick's second phase, or a made-up tick for a skipped day (flows.tick_clock)
+            tick = clock.next_tick()
+            assert tick is not None
+            self._gated_next = tick.phase == 2 and not clock.busy
             self._gate.emitted()
+            if tick.phase == 2:
+                self._recheck_heads()  # the open day moved: a far-future head may now be known as such
             return [tick]
         self._gated_next = False
         out = self._release(self._batch_size, None, gate_open)
@@ -482,12 +548,15 @@ class AlignedKafkaPartition(StatefulSourcePartition[RawMessage, AlignedState]):
                 # A tick the fetch brought to the head goes only through an open gate.
                 self._release(self._batch_size, out, gate_open)
         seq = self._seq
+        opened = clock.open_day
         for message in out:
             seq += 1
             message.seq = seq
+            message.open_day = opened
         self._seq = seq
         if len(out) == 1 and _is_tick(sort_key(out[0].parsed)):
-            self._phase2 = second_phase(out[0])
+            clock.ticks(out[0])  # made-up ticks for skipped days first, then this one
+            out = [cast(RawMessage, clock.next_tick())]
         if out:
             self._gate.emitted()
         if out or fetched:
@@ -519,10 +588,12 @@ class AlignedKafkaPartition(StatefulSourcePartition[RawMessage, AlignedState]):
         self._gate.boundary()
         state = {p.name: p.next_release for p in self._parts.values() if p.next_release is not None}
         state[SEQ_KEY] = self._seq
-        tick = self._phase2
-        if tick is not None:  # between a tick's two phases: read the tick again after a resume
+        tick = self._clock.reading
+        if tick is not None:  # between a tick's two phases, or before it: read it again after a resume
             state[f"{tick.topic}:{tick.partition}"] = int(tick.offset or 0)
             state[SEQ_KEY] = tick.seq - 1
+        if self._clock.done is not None:
+            state[DAY_KEY] = self._clock.done
         return state
 
     def close(self) -> None:
@@ -606,7 +677,7 @@ class AlignedKafkaSource(FixedPartitionedSource[RawMessage, AlignedState]):
     def __init__(self, bootstrap: str, topics: Sequence[str], *, batch_size: int = 1000,
                  poll_timeout: float = POLL_BACKOFF_MAX, stop_at_end: bool = False, max_buffered: int = 20_000,
                  extra_config: Mapping[str, Any] | None = None, epoch_seconds: float = 0.0,
-                 fetch_wait_ms: int = FETCH_WAIT_MS) -> None:
+                 fetch_wait_ms: int = FETCH_WAIT_MS, future_horizon_days: int | None = FUTURE_HORIZON_DAYS) -> None:
         if not topics:
             raise ValueError("AlignedKafkaSource needs at least one topic")
         self.bootstrap = bootstrap
@@ -618,6 +689,7 @@ class AlignedKafkaSource(FixedPartitionedSource[RawMessage, AlignedState]):
         self.extra_config = dict(extra_config or {})
         self.epoch_seconds = epoch_seconds
         self.fetch_wait_ms = fetch_wait_ms
+        self.future_horizon_days = future_horizon_days
 
     def list_parts(self) -> list[str]:
         return [_PART_NAME]
@@ -629,7 +701,8 @@ class AlignedKafkaSource(FixedPartitionedSource[RawMessage, AlignedState]):
                                      batch_size=self.batch_size, poll_timeout=self.poll_timeout,
                                      stop_at_end=self.stop_at_end, max_buffered=self.max_buffered,
                                      extra_config=self.extra_config, epoch_seconds=self.epoch_seconds,
-                                     fetch_wait_ms=self.fetch_wait_ms)
+                                     fetch_wait_ms=self.fetch_wait_ms,
+                                     future_horizon_days=self.future_horizon_days)
 
 
 class KafkaDeliveryError(RuntimeError):

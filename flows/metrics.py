@@ -40,7 +40,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from state.events import LIFE_EVENT_TYPES
 
 __all__ = [
-    "INPUT", "DEAD_LETTERS", "NOTIFICATIONS", "LATE", "HELD", "ASSIGNMENTS", "FUNNEL", "REPLIES",
+    "INPUT", "DEAD_LETTERS", "NOTIFICATIONS", "LATE", "HELD", "HELD_NOW", "TICKS_FILLED", "ASSIGNMENTS", "FUNNEL", "REPLIES",
     "LATENCY_KAFKA", "LATENCY_RECORDED", "KAFKA_LAG", "WATERMARK", "STATE",
     "PERSONS", "FAMILIES", "OPEN_OFFERS", "CALENDAR_TIMERS", "LEDGERS",
     "child", "cause", "observe_output", "advance_watermark", "set_kafka_lag", "due", "state_size",
@@ -54,6 +54,13 @@ DEAD_LETTERS = Counter("familycard_dead_letters", "Messages refused to the dead-
 NOTIFICATIONS = Counter("familycard_notifications", "Notifications written, by code and kind", ["code", "kind"])
 LATE = Counter("familycard_late_events", "Events recorded more than late_record_days after they occurred")
 HELD = Counter("familycard_held_events", "Facts held because their subject was not registered yet")
+HELD_NOW = Gauge("familycard_messages_held",
+                 "Input messages waiting in state, by kind: facts about a person not registered yet (facts), SMS "
+                 "replies for an offer not seen yet (replies); each is released or dead-lettered within its bound",
+                 ["kind"])
+TICKS_FILLED = Counter("familycard_day_ticks_filled",
+                       "Day ticks the source made up for days the scheduler skipped (a gap in the calendar topic); "
+                       "each fired that day's timers, in order, before the next real tick")
 ASSIGNMENTS = Counter("familycard_assignments", "Assignments written on consent (and closings), by code", ["code"])
 FUNNEL = Counter("familycard_offer_funnel",
                  "Offers by code and step: offered, reminded, consented, refused, lapsed, withdrawn",

@@ -33,12 +33,13 @@ from state.offers import REPLY_CHECK
 from state.person import ROLE_FATHER, ROLE_MOTHER, ROLE_SUBJECT
 from state.rights import Reprice
 
-__all__ = ["Tick", "BirthTick", "BirthReg", "QuarterWake", "CatchUp", "Router", "due_key", "birth_key",
-           "PERSON", "CALENDAR", "FAMILY", "OFFER_CALENDAR", "OFFERS", "LEDGER", "CALENDAR_ALL"]
+__all__ = ["Tick", "BirthTick", "BirthReg", "QuarterWake", "CatchUp", "HoldSweep", "Router", "due_key", "birth_key",
+           "PERSON", "CALENDAR", "FAMILY", "OFFER_CALENDAR", "OFFERS", "LEDGER", "CALENDAR_ALL", "PERSON_HELD"]
 
 PERSON, CALENDAR, FAMILY, OFFER_CALENDAR, OFFERS = "person", "calendar", "family", "offer_calendar", "offers"
 LEDGER = "ledger"              # only broadcasts (the January re-pricing), to every ledger shard
 CALENDAR_ALL = "calendar_all"  # only the first tick's catch-up, to every calendar shard
+PERSON_HELD = "person_held"    # only the monthly sweep of held facts, to every person shard
 
 
 
@@ -69,6 +70,16 @@ class BirthReg:
 @dataclass(slots=True, frozen=True)
 class QuarterWake:
     """A quarter's settle-day tick, for every family of one family shard (targeted assistance)."""
+
+    event: Event
+
+
+@compact
+@dataclass(slots=True, frozen=True)
+class HoldSweep:
+    """A month's first tick, for every person shard: facts held that long for a person nobody
+    registered are dead-lettered (``state.person_stage.PersonSlot.expire_held``), so nothing
+    waits in state forever unseen (issue 13). Only the shard's keys that hold something see it."""
 
     event: Event
 
@@ -112,7 +123,8 @@ class Router:
         if t == "sms_reply":
             named = str(event.data.get("in_reply_to", ""))
             nid = base_of(named) or named  # a reply may name the offer's reminder or renewal: both mean the offer
-            check = event.occurred_on + 1
+            # checked the day after the day it was read: a reply read late waits one tick for its offer too
+            check = self._due(event.occurred_on, event) + 1
             return [(OFFERS, nid, event), (OFFER_CALENDAR, due_key(check), Timer(check, nid, REPLY_CHECK))]
 
         d = event.data
@@ -188,6 +200,8 @@ class Router:
         if on == dates.quarter_start(on) + self.settle:
             out.extend((FAMILY, str(i), QuarterWake(tick)) for i in range(self.shards))  # keys as flows.shards.shard_of
         x = dates.to_date(on)
+        if x.day == 1:
+            out.extend((PERSON_HELD, str(i), HoldSweep(tick)) for i in range(self.shards))
         if x.month == 1 and x.day == 1:
             out.extend((LEDGER, str(i), Reprice(on, tick)) for i in range(self.shards))
         return out

@@ -25,7 +25,7 @@ from bytewax.operators import StatefulBatchLogic
 from flows import metrics
 from state.seed import SeedReader
 
-__all__ = ["BROADCAST", "KeyLogic", "ShardLogic", "ShardState", "shard_of", "shard_number", "set_snapshots", "set_packed",
+__all__ = ["BROADCAST", "BROADCAST_HELD", "KeyLogic", "ShardLogic", "ShardState", "shard_of", "shard_number", "set_snapshots", "set_packed",
            "set_shards", "set_seed", "configured_shards", "DEFAULT_SHARDS"]
 
 # Shards per sharded stage. Too few and each touched shard's snapshot is large (recovery
@@ -40,6 +40,9 @@ _PROTOCOL = pickle.HIGHEST_PROTOCOL
 # value travels as ``(shard id, value)``: a shard that starts from a seed must know which
 # one it is before its first key, and a batch of broadcasts has no other key to tell it.
 BROADCAST = "*"
+# A value keyed by this goes only to the keys whose logic has something waiting (``eof_keys``):
+# the monthly sweep of held facts visits the few people with held facts, not the whole shard.
+BROADCAST_HELD = "*held"
 
 _snapshots = True
 _packed = False
@@ -124,7 +127,7 @@ class ShardLogic(StatefulBatchLogic[tuple[str, Any], Any, ShardState | None]):
 
     def __init__(self, resume: ShardState | None, make: Callable[[Any], KeyLogic], shards: int,
                  gauge: str | None, stage: str | None = None,
-                 restored: Callable[[dict[str, bytes]], None] | None = None) -> None:
+                 restored: Callable[[dict[str, bytes], set[str]], None] | None = None) -> None:
         self.make = make
         self.restored = restored  # told of slots that come from recovery or a seed (gauges inside slots)
         self.shards = shards
@@ -150,7 +153,7 @@ class ShardLogic(StatefulBatchLogic[tuple[str, Any], Any, ShardState | None]):
                 self.live = {k: pickle.loads(b) for k, b in self.packed.items()}
             self._count(len(self.packed))
             if restored is not None:
-                restored(self.packed)
+                restored(self.packed, self.eof_keys)
 
     def _count(self, n: int) -> None:
         if self.gauge is not None and n:
@@ -171,7 +174,7 @@ class ShardLogic(StatefulBatchLogic[tuple[str, Any], Any, ShardState | None]):
                 self.packed = slots
         self._count(len(slots))
         if self.restored is not None:
-            self.restored(slots)
+            self.restored(slots, set())
 
     def _load(self, key: str) -> tuple[bool, Any]:
         if self.is_packed:
@@ -183,12 +186,13 @@ class ShardLogic(StatefulBatchLogic[tuple[str, Any], Any, ShardState | None]):
     def on_batch(self, values: list[tuple[str, Any]]) -> tuple[Iterable[Any], bool]:
         if self.seed is not None:
             key, value = values[0]
-            self._seeded(value[0] if key == BROADCAST else shard_of(key, self.shards))
+            self._seeded(value[0] if key in (BROADCAST, BROADCAST_HELD) else shard_of(key, self.shards))
         groups: dict[str, list[Any]] = {}
         for key, value in values:
-            if key == BROADCAST:
+            if key == BROADCAST or key == BROADCAST_HELD:
                 value = value[1]
-                for k in sorted(self.packed if self.is_packed else self.live):
+                for k in sorted(self.eof_keys if key == BROADCAST_HELD else
+                                self.packed if self.is_packed else self.live):
                     groups.setdefault(k, []).append(value)
                 continue
             found = groups.get(key)

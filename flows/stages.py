@@ -20,7 +20,7 @@ from typing import Any
 from bytewax.operators import StatefulBatchLogic, StatefulLogic
 
 from flows import metrics
-from flows.routing import BirthReg, BirthTick, CatchUp, QuarterWake, Tick
+from flows.routing import BirthReg, BirthTick, CatchUp, HoldSweep, QuarterWake, Tick
 from rules.family_fold import FamilyFold, FoldOutput
 from rules.ledger import LedgerLogic as DomainLedger
 from rules.ledger import RevisePlan
@@ -49,7 +49,8 @@ from state.person import ROLE_SUBJECT
 from state.person_stage import PersonOutput, PersonSettings, PersonSlot, Rejection
 from state.rights import Ledger, NoticeOut, OfferOut, Right
 
-__all__ = ["PersonLogic", "CalendarLogic", "CalendarKeyLogic", "calendar_step", "count_restored_timers", "FamilyLogic",
+__all__ = ["PersonLogic", "CalendarLogic", "CalendarKeyLogic", "calendar_step", "count_restored_timers",
+           "count_restored_held", "FamilyLogic",
            "LedgerLogic", "OfferLogic", "Notice"]
 
 Keyed = tuple[str, Any]
@@ -71,11 +72,24 @@ class PersonLogic:
         self.settings = settings
         self.late_record_days = settings.late_record_days
 
-    def on_batch(self, values: list[tuple[Event, str]]) -> tuple[Iterable[PersonOutput], bool]:
+    def on_batch(self, values: list[tuple[Event, str] | HoldSweep]) -> tuple[Iterable[PersonOutput], bool]:
         out: list[PersonOutput] = []
+        held = self.slot.held_facts() if self.slot is not None else 0
         for value in values:
-            out.extend(self.on_item(value)[0])
+            if isinstance(value, HoldSweep):
+                out.extend(self._sweep(value))
+            else:
+                out.extend(self.on_item(value)[0])
+        if self.slot is not None and (change := self.slot.held_facts() - held):
+            metrics.child(metrics.HELD_NOW, "facts").inc(change)
         return out, StatefulLogic.RETAIN
+
+    def _sweep(self, sweep: HoldSweep) -> list[PersonOutput]:
+        if self.slot is None:
+            return []
+        out = self.slot.expire_held(sweep.event.occurred_on, self.late_record_days)
+        _account(out)
+        return out
 
     def state(self) -> PersonSlot | None:
         return self.slot
@@ -100,8 +114,11 @@ class PersonLogic:
     def on_eof(self) -> tuple[Iterable[PersonOutput], bool]:
         if self.slot is None:
             return [], StatefulLogic.RETAIN
+        held = self.slot.held_facts()
         out = self.slot.held_rejections()
         _account(out)
+        if held:
+            metrics.child(metrics.HELD_NOW, "facts").dec(held)
         return out, StatefulLogic.RETAIN
 
 
@@ -168,7 +185,15 @@ def _copy_calendar(slot: DueSlot | BirthSlot | None) -> Any:
     return DueSlot(slot.ticked, list(slot.timers))
 
 
-def count_restored_timers(slots: dict[str, bytes]) -> None:
+def count_restored_held(slots: dict[str, bytes], waiting: set[str]) -> None:
+    """Person slots restored from recovery: the facts they hold join the held gauge (only the
+    keys that hold something are unpacked)."""
+    held = sum(pickle.loads(slots[k]).held_facts() for k in waiting if k in slots)
+    if held:
+        metrics.child(metrics.HELD_NOW, "facts").inc(held)
+
+
+def count_restored_timers(slots: dict[str, bytes], waiting: set[str] | None = None) -> None:
     """Calendar slots restored from recovery or a seed: their pending timers join the gauge."""
     pending = sum(_pending(pickle.loads(b)) for k, b in slots.items() if k.startswith("d:"))
     if pending:
@@ -388,6 +413,8 @@ class OfferLogic(StatefulBatchLogic[Any, Any, OfferSlot]):
         self.slot = resume or OfferSlot()
         if _is_open(self.slot):
             metrics.state_size(metrics.OPEN_OFFERS).inc()
+        if self.slot.held:
+            metrics.child(metrics.HELD_NOW, "replies").inc(len(self.slot.held))
 
     def on_batch(self, values: list[Any]) -> tuple[Iterable[Any], bool]:
         if len(values) > 1:
@@ -395,6 +422,7 @@ class OfferLogic(StatefulBatchLogic[Any, Any, OfferSlot]):
         out: list[Any] = []
         slot = self.slot
         was_open = _is_open(slot)
+        held = len(slot.held)
         for value in values:
             first = len(out)
             if isinstance(value, IssuedOffer):
@@ -408,11 +436,16 @@ class OfferLogic(StatefulBatchLogic[Any, Any, OfferSlot]):
             _with_cause(out, first, value)
         if (now_open := _is_open(slot)) != was_open:  # offered, or settled
             metrics.state_size(metrics.OPEN_OFFERS).inc(1 if now_open else -1)
+        if len(slot.held) != held:
+            metrics.child(metrics.HELD_NOW, "replies").inc(len(slot.held) - held)
         # A settled offer's slot goes once its expiry timer says nothing more can happen.
         return out, StatefulBatchLogic.DISCARD if slot.done else StatefulBatchLogic.RETAIN
 
     def on_eof(self) -> tuple[Iterable[Any], bool]:
+        held = len(self.slot.held)
         out: list[Any] = [(o, metrics.cause(getattr(o, "reply", None))) for o in self.slot.on_eof()]
+        if held:
+            metrics.child(metrics.HELD_NOW, "replies").dec(held)
         return out, StatefulBatchLogic.RETAIN
 
     def snapshot(self) -> OfferSlot:

@@ -27,10 +27,16 @@ from state.offers import CLOSE, START, Assignment, ChangeNotice, IssuedOffer, Ou
 __all__ = [
     "RawMessage", "DeadLetter", "decode", "decode_reference", "second_phase", "dead_letter_record", "notification_record",
     "reminder_record", "withdrawal_record", "renewal_record", "change_record", "assignment_record", "outcome_record",
-    "MAX_MESSAGE_BYTES",
+    "MAX_MESSAGE_BYTES", "FUTURE_HORIZON_DAYS",
 ]
 
 MAX_MESSAGE_BYTES = 64 * 1024
+
+FUTURE_HORIZON_DAYS = 31
+"""How far past the flow's open day a record may be dated (its ``recorded_at``; ``received_at``
+for a reply; a tick's own date) before it is quarantined as ``future_date`` (issue 13): no
+registry records tomorrow, but a scheduler may tick a few days ahead of a slow source. A
+deployment sets it with ``--future-horizon-days``."""
 
 # Dates a registry can mean: IINs encode births from 1800; later than 2199 is a typo, and
 # date arithmetic on it (an 18th birthday, a retirement date) would overflow.
@@ -84,12 +90,14 @@ def _origin(raw: RawMessage) -> Origin:
     return Origin(raw.topic, raw.partition, raw.offset, raw.value, raw.seq, raw.timestamp_ms)
 
 
-def decode(raw: RawMessage) -> Event | DeadLetter:
+def decode(raw: RawMessage, future_horizon_days: int | None = FUTURE_HORIZON_DAYS) -> Event | DeadLetter:
     """``raw`` as an ``Event``, or a ``DeadLetter`` saying why not.
 
     Always the same result as ``decode_reference``. A message that ``schemas.fastpath`` finds
     certainly valid (nearly all of them) is decoded there, 3-4x faster; anything else, every
-    dead letter included, goes through ``decode_reference``.
+    dead letter included, goes through ``decode_reference``. Either way a record dated beyond
+    ``future_horizon_days`` past the flow's open day is a ``future_date`` dead letter
+    (``bounded``; None: no bound).
     """
     value = raw.value
     if len(value) <= MAX_MESSAGE_BYTES:
@@ -106,13 +114,30 @@ def decode(raw: RawMessage) -> Event | DeadLetter:
                 if fast is not None:
                     event = fast(obj, raw)
                     if event is not None:
-                        return event
-    return decode_reference(raw)
+                        return bounded(event, raw, future_horizon_days)
+    return decode_reference(raw, future_horizon_days)
 
 
-def decode_reference(raw: RawMessage) -> Event | DeadLetter:
+def bounded(event: Event, raw: RawMessage, horizon: int | None) -> Event | DeadLetter:
+    """``event``, or a ``future_date`` dead letter if it is dated beyond ``horizon`` days past the
+    flow's open day (``raw.open_day``: before the first tick there is no bound).
+
+    A mistyped year (2062 for 2026) must never be applied: the person's newest contact would be
+    the typo's for good, and the event-time watermark would jump decades (issue 13).
+    """
+    opened = raw.open_day
+    if horizon is None or opened is None or event.recorded_on <= opened + horizon:
+        return event
+    field = {"day": "occurred_on", "sms_reply": "received_at"}.get(event.type, "recorded_at")
+    return DeadLetter(_origin(raw), "future_date",
+                      f"{field} {dates.iso(event.recorded_on)} is more than {horizon} days past the day the flow "
+                      f"is in: quarantined, never applied (a mistyped date?)", field, event.type)
+
+
+def decode_reference(raw: RawMessage, future_horizon_days: int | None = FUTURE_HORIZON_DAYS) -> Event | DeadLetter:
     """The definition of ``decode``: validate with the compiled JSON Schema, then the dates and
-    IINs, then build the event. Every dead letter's code, message and path comes from here."""
+    IINs, then build the event, bounded in time (``bounded``). Every dead letter's code, message
+    and path comes from here."""
     origin = _origin(raw)
     if len(raw.value) > MAX_MESSAGE_BYTES:
         return DeadLetter(origin, "too_large", f"message of {len(raw.value)} bytes exceeds {MAX_MESSAGE_BYTES}")
@@ -132,12 +157,13 @@ def decode_reference(raw: RawMessage) -> Event | DeadLetter:
         if not _EARLIEST <= dates.day(text) <= _LATEST:
             return DeadLetter(origin, "schema", f"date {text[:10]} is outside 1800-2199",
                               "occurred_on" if etype == "day" else "received_at", etype)
+    h = future_horizon_days
     if etype == "day":
         d = dates.day(obj["occurred_on"])
-        return Event(obj["event_id"], etype, "", d, d, tick_data(raw), origin, raw.open_day)
+        return bounded(Event(obj["event_id"], etype, "", d, d, tick_data(raw), origin, raw.open_day), raw, h)
     if etype == "sms_reply":
         d = dates.kz_day(obj["received_at"])
-        return Event(obj["event_id"], etype, obj["phone"], d, d, obj, origin, raw.open_day)
+        return bounded(Event(obj["event_id"], etype, obj["phone"], d, d, obj, origin, raw.open_day), raw, h)
     out_of_range = _date_problem(obj)
     if out_of_range is not None:
         return DeadLetter(origin, "schema", out_of_range[1], out_of_range[0], etype)
@@ -147,9 +173,10 @@ def decode_reference(raw: RawMessage) -> Event | DeadLetter:
     occurred = dates.day(obj["occurred_on"])
     recorded = dates.kz_day(obj["recorded_at"])
     if occurred > recorded:
-        return DeadLetter(origin, "schema", "occurred_on is after recorded_at: an event cannot be "
+        return DeadLetter(origin, "future_date", "occurred_on is after recorded_at: an event cannot be "
                           "recorded before it happens", "occurred_on", etype)
-    return Event(obj["event_id"], etype, obj["iin"], occurred, recorded, obj.get("data") or {}, origin, raw.open_day)
+    return bounded(Event(obj["event_id"], etype, obj["iin"], occurred, recorded, obj.get("data") or {}, origin,
+                         raw.open_day), raw, h)
 
 
 def _date_problem(obj: dict[str, Any]) -> tuple[str, str] | None:

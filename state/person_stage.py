@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from state import dates
 from state.compact import compact, rebuilder
 from state.dates import Day
 from state.events import BIRTH_CHECK, DAY_END, DAY_END_TYPES, TRIGGERLESS_TYPES, WAKE_TYPES, Event
@@ -174,6 +175,27 @@ class PersonSlot:
             return []
         self.held = [e for e in self.held if e.subject == self.card.iin]
         return [_birth_update(self.card, b) for b in sorted(births, key=lambda e: (e.occurred_on, e.subject))]
+
+    def held_facts(self) -> int:
+        """Input facts about this person waiting here (for a registration or their day's end);
+        a child's birth held for this mother is the child's input, counted there."""
+        iin = self.card.iin
+        return sum(1 for e in self.held if e.subject == iin) if self.held else 0
+
+    def expire_held(self, on: Day, days: int) -> list[PersonOutput]:
+        """Facts about a person nobody registered, read more than ``days`` before ``on``: dead-
+        lettered ``unknown_person`` now, not only when a finite input ends (issue 13: nothing
+        waits forever unseen). A registered person's facts wait only for their day's end."""
+        if self.card.registered or not self.held:
+            return []
+        iin = self.card.iin
+        due = [e for e in self.held if e.subject == iin and _read_on(e) + days < on]
+        if not due:
+            return []
+        gone = {id(e) for e in due}
+        self.held = [e for e in self.held if id(e) not in gone]
+        return [Rejection(e, "unknown_person", f"no person_registered or birth for IIN {iin} within {days} days "
+                          f"of this fact (read {dates.iso(_read_on(e))})", "iin") for e in due]
 
     def held_rejections(self) -> list[PersonOutput]:
         """Called when the input ends: facts about a person nobody registered are dead-lettered;

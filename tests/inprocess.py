@@ -16,12 +16,24 @@ from typing import Any
 import orjson
 
 from flows.dataflow import encode_offer_output
-from flows.routing import CALENDAR, CALENDAR_ALL, FAMILY, LEDGER, OFFER_CALENDAR, OFFERS, PERSON, Router, due_key
+from flows.routing import (
+    CALENDAR,
+    CALENDAR_ALL,
+    FAMILY,
+    LEDGER,
+    OFFER_CALENDAR,
+    OFFERS,
+    PERSON,
+    PERSON_HELD,
+    Router,
+    due_key,
+)
 from flows.stages import FamilyLogic, LedgerLogic, Notice, OfferLogic, PersonLogic, calendar_step
+from flows.tick_clock import TickClock
 from rules import Params, load_params
 from rules.family_fold import FamilyFold
 from rules.ledger import LedgerLogic as DomainLedger
-from schemas.codec import DeadLetter, RawMessage, dead_letter_record, decode
+from schemas.codec import FUTURE_HORIZON_DAYS, DeadLetter, RawMessage, dead_letter_record, decode
 from state.calendar import Timer
 from state.events import Event
 from state.family import FamilyCard, MemberUpdate
@@ -33,7 +45,8 @@ __all__ = ["Pipeline"]
 
 
 class Pipeline:
-    def __init__(self, params: Params | None = None, shards: int = 16) -> None:
+    def __init__(self, params: Params | None = None, shards: int = 16,
+                 future_horizon_days: int | None = FUTURE_HORIZON_DAYS) -> None:
         params = params or load_params()
         self.params = params
         self.router = Router(params, shards)
@@ -54,8 +67,8 @@ class Pipeline:
         self.dead: list[dict[str, Any]] = []
         self.rule_errors: list[Rejection] = []
         self._seq = 0
-        self._open_day: int | None = None
-        self._first = True
+        self.horizon = future_horizon_days
+        self.clock = TickClock(None, future_horizon_days)
 
     # -- input -----------------------------------------------------------------------------------
 
@@ -65,22 +78,20 @@ class Pipeline:
         return self
 
     def feed_raw(self, value: bytes) -> None:
+        """One message as a source releases it: stamped with the open day; a tick in both phases,
+        after made-up ticks for days skipped (``flows.tick_clock``, as both sources do)."""
         self._seq += 1
         try:
             parsed = orjson.loads(value)
         except orjson.JSONDecodeError:
             parsed = None
-        is_tick = type(parsed) is dict and parsed.get("type") == "day"
-        raw = RawMessage("input", value, None, None, self._seq, None, parsed, self._seq, 1, self._open_day,
-                         first_tick=is_tick and self._first)
-        self._decoded(decode(raw), raw)
-        if is_tick:
-            result = decode(RawMessage("input", value, None, None, self._seq, None, parsed, self._seq, 2,
-                                       self._open_day))
-            self._decoded(result, raw)
-            if isinstance(result, Event):
-                self._first = False
-                self._open_day = result.occurred_on + 1
+        raw = RawMessage("input", value, None, None, self._seq, None, parsed, self._seq)
+        if type(parsed) is dict and parsed.get("type") == "day":
+            self.clock.ticks(raw)
+            while (tick := self.clock.next_tick()) is not None:
+                self._decoded(decode(tick, self.horizon), tick)
+            return
+        self._decoded(decode(self.clock.stamp(raw), self.horizon), raw)
 
     def feed(self, event: Event) -> None:
         for dest, key, value in self.router.route(event):
@@ -100,6 +111,11 @@ class Pipeline:
             self._person(key, value)
         elif dest == CALENDAR:
             self._calendar(self.calendar, key, value, life=True)
+        elif dest == PERSON_HELD:
+            if key == "0":
+                for iin in sorted(self.persons):
+                    if self.persons[iin].held:
+                        self._person_value(iin, value)
         elif dest == CALENDAR_ALL:
             if key == "0":
                 for k in sorted(self.calendar):
@@ -129,8 +145,11 @@ class Pipeline:
                 self._offer(target, wake)
 
     def _person(self, iin: str, value: tuple[Event, str]) -> None:
+        self._person_value(iin, value)
+
+    def _person_value(self, iin: str, value: Any) -> None:
         logic = PersonLogic(self.persons.get(iin), self.settings)
-        out, _ = logic.on_item(value)
+        out, _ = logic.on_batch([value])
         if logic.slot is not None:
             self.persons[iin] = logic.slot
         for item in out:

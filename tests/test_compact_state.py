@@ -34,7 +34,7 @@ import state.person
 import state.person_stage
 import state.rights
 import state.seen
-from flows.routing import BirthReg, BirthTick, CatchUp, QuarterWake, Tick
+from flows.routing import BirthReg, BirthTick, CatchUp, HoldSweep, QuarterWake, Tick
 from state import compact as compact_module
 from state.calendar import BirthSlot, DueSlot, Timer
 from state.compact import EXTENSION_CODES, compact, months_decode, months_encode, rebuilder
@@ -215,7 +215,7 @@ OTHERS: dict[type, st.SearchStrategy[Any]] = {
     Keep: st.builds(Keep, text, opt(events)),
     Contact: st.builds(Contact, text, opt(text), text, opt(text), days, opt(events)),
     ChangeNotice: st.builds(ChangeNotice, offers, opt(ints), ints, opt(ints), text, days, ints),
-    CatchUp: st.builds(CatchUp, events),
+    CatchUp: st.builds(CatchUp, events), HoldSweep: st.builds(HoldSweep, events),
     DueSlot: st.builds(DueSlot, st.booleans(), st.lists(st.builds(Timer, days, text, text), max_size=3)),
     BirthSlot: st.builds(lambda xs: BirthSlot(array("q", xs)), st.lists(st.integers(0, 10**12), max_size=5)),
     IssuedOffer: offers,

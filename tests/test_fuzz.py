@@ -23,7 +23,7 @@ from state.iin import is_valid
 from tests.inprocess import Pipeline
 
 COUNT = int(os.environ.get("FUZZ_COUNT", "10000"))
-CODES = {"invalid_json", "schema", "bad_iin", "unknown_type", "too_large"}
+CODES = {"invalid_json", "schema", "bad_iin", "unknown_type", "too_large", "future_date"}
 
 NASTY_VALUES: list[Any] = [
     None, True, 0, -1, 10**30, -(10**30), 1e308, float("inf") if False else 1.5, "", " ", "\x00", "💥" * 50,

@@ -52,7 +52,7 @@ KZ = dt.timezone(dt.timedelta(hours=5))
 FAMILIES, DAYS = 300, 40
 # Grafana's variables, as Grafana would fill them for a short time range.
 GRAFANA_VARS = {"$__rate_interval": "2m", "$__range": "5m", "$__interval": "15s"}
-ALERT_NAMES = {"FamilycardDeadLetterSpike", "FamilycardWatermarkStalled", "FamilycardLagGrowing",
+ALERT_NAMES = {"FamilycardDeadLetterSpike", "FamilycardWatermarkStalled", "FamilycardLagGrowing", "FamilycardDayTicksMissing",
                "FamilycardNoInput", "FamilycardProcessDown"}
 
 
