@@ -82,7 +82,8 @@ def childcare_benefit(ctx: Context) -> Iterator[Decision]:
     if guardian is None:
         return
     birth_month = dates.month_of(e.occurred_on)
-    if insured_between(guardian, birth_month - 24, birth_month - 1):
+    window = ctx.params.scalar_int("childcare_uninsured_window_months")
+    if insured_between(guardian, birth_month - window, birth_month - 1):
         return  # model: insured carers are paid by the social insurance fund instead
     order = birth_order(ctx.card, child)
     coef = ctx.params.coefficient("childcare_benefit", order_key(order))
@@ -92,7 +93,7 @@ def childcare_benefit(ctx: Context) -> Iterator[Decision]:
         ctx, "childcare_benefit", guardian, f"childcare:{child}", half_up(coef * mci), "monthly",
         [f"child {child} born {dates.iso(e.occurred_on)}",
          f"mother {ctx.card.iin}: {_ordinal(order)} child",
-         f"carer {guardian.iin} has no social contributions in the 24 months before "
+         f"carer {guardian.iin} has no social contributions in the {window} months before "
          f"{dates.month_iso(birth_month)}",
          f"{coef} x mci {mci} KZT monthly until {dates.month_iso(end_month)}"],
         start_month=birth_month, end_month=end_month, grounds=(child,), order=order_key(order),

@@ -80,14 +80,16 @@ def breadwinner_loss(ctx: Context) -> Iterator[Decision]:
     share, key = found
     pm = ctx.params.subsistence_minimum(on)
     minors = [c for c in deps if not c.is_adult(on)]
-    end = dates.month_of(dates.birthday_on(minors[-1].birth, 18)) - 1 if minors else None
+    # the youngest minor's ``adult_age_years`` birthday, as the continuation (rules.conditions) reads it
+    end = dates.month_of(minors[-1].adult_on) - 1 if minors else None
+    adult_years = ctx.params.scalar_int("adult_age_years")
     yield offer(
         ctx, "breadwinner_loss", recipient, f"breadwinner:{deceased.iin}", half_up(share * pm), "monthly",
         [f"{deceased.iin} died on {dates.iso(on)}",
          f"{len(deps)} dependant(s) in family {family.family_id}: " + ", ".join(_describe(c, on) for c in deps),
          f"offered to {recipient.iin}, guardian of the youngest dependant {youngest.iin}",
          f"share {share} ({key} dependants) x subsistence minimum {pm} KZT monthly"
-         + (f" until {dates.month_iso(end)}, the month before {minors[-1].iin} turns 18" if end is not None
+         + (f" until {dates.month_iso(end)}, the month before {minors[-1].iin} turns {adult_years}" if end is not None
             else ", open-ended (every dependant disabled before 18)")],
         start_month=dates.month_of(on), end_month=end,
         grounds=tuple(c.iin for c in deps), dependants=tuple(c.iin for c in deps),

@@ -105,7 +105,8 @@ def disabled_child_carer(ctx: Context) -> Iterator[Decision]:
         return  # an older ruling arriving late, or not a child's ruling
     if not child.alive or not child.registered:
         return  # a card without a birth date cannot show the child is under 18
-    turns_18 = dates.birthday_on(child.birth, 18)
+    turns_18 = child.adult_on  # the ``adult_age_years`` birthday, as the continuation (rules.conditions) reads it
+    adult_years = ctx.params.scalar_int("adult_age_years")
     if on >= turns_18:
         return
     if ruling.valid_until is not None and ruling.valid_until < max(on, ctx.event.recorded_on):
@@ -115,13 +116,13 @@ def disabled_child_carer(ctx: Context) -> Iterator[Decision]:
         return
     coef = ctx.params.coefficient("disabled_child_carer", "child")
     pm = ctx.params.subsistence_minimum(on)
-    start, end, why_end = ruling_period(on, turns_18, f"{child.iin} turns 18", ruling)
+    start, end, why_end = ruling_period(on, turns_18, f"{child.iin} turns {adult_years}", ruling)
     yield offer(
         ctx, "disabled_child_carer", guardian, f"carer:{child.iin}:{dates.iso(ruling.episode)}",
         half_up(coef * pm), "monthly",
         [f"disability ruling for child {child.iin} on {dates.iso(on)}: group {ruling.group}, cause {ruling.cause}"
          + (f", valid until {dates.iso(ruling.valid_until)}" if ruling.valid_until is not None else ""),
-         f"child {child.iin} born {dates.iso(child.birth)}, under 18 on {dates.iso(on)}",
+         f"child {child.iin} born {dates.iso(child.birth)}, under {adult_years} on {dates.iso(on)}",
          f"offered to the guardian {guardian.iin}",
          f"disabled_child_carer {coef} x subsistence minimum {pm} KZT monthly "
          f"{dates.month_iso(start)}..{dates.month_iso(end)} ({why_end})"],

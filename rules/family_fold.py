@@ -24,7 +24,7 @@ Outputs are ``(ledger key, item)`` pairs and ``Rejection``s (a rule that raised)
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,7 +39,14 @@ from state.person import ROLE_SUBJECT, PersonCard
 from state.person_stage import Rejection
 from state.rights import Cause, FamilySeen, FamilyView, NewNotice, NewRight, PersonSeen, cause_of, digest_of
 
-__all__ = ["FamilyFold", "fires", "FoldOutput", "family_view", "guardians"]
+__all__ = ["FamilyFold", "fires", "FoldOutput", "family_view", "guardians", "STATE_SHAPING"]
+
+# Parameters that shape the state or the calendar, not only the rules' numbers: the person
+# stage (late_record_days, adult_age_years), timers (kandas_notice_days, tsa_settle_days,
+# retirement_age), and which events may fire (the dated series' first dates). Policies folded
+# in one pass (``FamilyFold.variants``) must agree on them.
+STATE_SHAPING = frozenset({"late_record_days", "adult_age_years", "kandas_notice_days", "tsa_settle_days",
+                           "retirement_age"})
 
 log = logging.getLogger(__name__)
 
@@ -98,11 +105,19 @@ class _Before:
 
 
 class FamilyFold:
-    """The family stage's decisions, with the parameters of one policy (``rules.params``)."""
+    """The family stage's decisions, with the parameters of one policy (``rules.params``).
 
-    def __init__(self, params: Params) -> None:
+    ``variants``: further policies (a what-if's reforms, ``familycard whatif``) evaluated on the
+    same family in the same pass: the card is folded once, the rules run once per policy, and
+    every output is tagged ``(variant, output)`` (0 = ``params``). The variants must agree on
+    what shapes the state (``STATE_SHAPING``): only the rules' numbers differ.
+    """
+
+    def __init__(self, params: Params, variants: Sequence[Params] = ()) -> None:
         self.params = params
         self.late_record_days = params.scalar_int("late_record_days")
+        self.policies: tuple[Params, ...] = (params, *variants)
+        self.tagged = bool(variants)
 
     def on_update(self, family: FamilyCard, update: MemberUpdate) -> list[FoldOutput]:
         event = update.event
@@ -124,19 +139,29 @@ class FamilyFold:
         children_before = self._children_before(family, update, on) if firing else None
 
         apply_update(family, update)
-        out: list[FoldOutput] = []
+        out: list[Any] = []  # FoldOutput, or (variant, FoldOutput) when ``tagged``
         cause = cause_of(event, self.late_record_days)
         if firing:
-            ctx = Context(event, update.role, card, family, self.params, children_before)
-            for decision in self._guarded(evaluate, ctx, out):
-                out.append(self._new(family, decision, card, cause, on))
+            for v, params in enumerate(self.policies):
+                ctx = Context(event, update.role, card, family, params, children_before)
+                decided: list[FoldOutput] = []
+                for decision in self._guarded(evaluate, ctx, decided):
+                    decided.append(self._new(family, decision, card, cause, on))
+                if self.tagged:
+                    out.extend((v, o) for o in decided)
+                else:
+                    out.extend(decided)
             if (old is not None and update.role == ROLE_SUBJECT
                     and (card is None or card.family_id != family.family_id or not card.alive)):
                 # a member leaves or dies: still counted for the quarter's assessment as of its first day
                 family.former[update.iin] = (card if card is not None and not card.alive else old, on)
             prune_former(family, on)
         if before is not None:
-            out.extend(self._digests(family, update, before, cause, on))
+            seen = list(self._digests(family, update, before, cause, on))
+            if self.tagged:  # what the conditions read is the same under every policy
+                out.extend((v, o) for v in range(len(self.policies)) for o in seen)
+            else:
+                out.extend(seen)
         if card is not None and not card.alive:
             family.members.pop(card.iin, None)  # only living members count; keep state bounded
         return out
