@@ -19,18 +19,19 @@ demo: $(STAMP)
 	$(PY) -m familycard run --output out
 
 ## make tools: Prometheus (prometheus, promtool) and docker-compose, which the observability tests
-## run; installed with apt-get when missing and we are root (CI), else a note (those tests then fail)
-OBS_TOOLS := prometheus promtool docker-compose
+## run, and chromium, which opens the what-if report in tests/test_whatif_report.py; installed with
+## apt-get when missing and we are root (CI), else a note (those tests then fail or skip)
+OBS_TOOLS := prometheus promtool docker-compose chromium
 tools:
 	@missing=""; for t in $(OBS_TOOLS); do command -v $$t >/dev/null 2>&1 || missing="$$missing $$t"; done; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-	    echo "installing prometheus docker-compose (missing:$$missing)"; \
+	    echo "installing prometheus docker-compose chromium (missing:$$missing)"; \
 	    export DEBIAN_FRONTEND=noninteractive; \
-	    apt-get install -y -q --no-install-recommends prometheus docker-compose >/dev/null 2>&1 \
-	      || { apt-get update -q >/dev/null && apt-get install -y -q --no-install-recommends prometheus docker-compose >/dev/null; }; \
+	    apt-get install -y -q --no-install-recommends prometheus docker-compose chromium >/dev/null 2>&1 \
+	      || { apt-get update -q >/dev/null && apt-get install -y -q --no-install-recommends prometheus docker-compose chromium >/dev/null; }; \
 	  else \
-	    echo "missing:$$missing; install Prometheus and docker-compose (Debian: apt-get install prometheus docker-compose)"; \
+	    echo "missing:$$missing; install Prometheus, docker-compose and chromium (Debian: apt-get install prometheus docker-compose chromium)"; \
 	  fi; \
 	fi
 

@@ -96,6 +96,24 @@ def _parser() -> argparse.ArgumentParser:
     load.add_argument("--workers", type=int, default=1, help="worker processes")
     load.add_argument("--shards", type=int, help="shards of the flow that will start from it (default 4096)")
 
+    wif = sub.add_parser("whatif", help="replay a history under the baseline and under reforms of "
+                                        "rules/parameters.json, and report who gains, who loses, and the cost "
+                                        "(docs/WHATIF.md)")
+    wif.add_argument("--input", type=Path, required=True, help="JSON lines of messages of all topics")
+    wif.add_argument("--reform", type=Path, action="append", required=True,
+                     help="a reform: JSON in the shape of rules/parameters.json (any subset, and a label); "
+                          "repeat to compare several, each with the baseline")
+    wif.add_argument("--output", type=Path, required=True, help="directory for summary.json, diff.jsonl, "
+                                                                "report.html (one reform) or one per reform")
+    wif.add_argument("--initial-state", type=Path, metavar="SEED", help="start from a seed (`familycard load`)")
+    wif.add_argument("--workers", type=int, default=1, help="Bytewax worker processes")
+    wif.add_argument("--shards", type=int, help="shards of the sharded stages (a seed's own count)")
+    wif.add_argument("--simulate-citizens", action=argparse.BooleanOptionalAction, default=True,
+                     help="answer each side's offers with the embedded citizen simulator (default: on)")
+    wif.add_argument("--future-horizon-days", type=int, default=31, metavar="N", help="as for `run`")
+    wif.add_argument("--process-id", type=int, help=argparse.SUPPRESS)
+    wif.add_argument("--addresses", help=argparse.SUPPRESS)
+
     rec = sub.add_parser("recovery", help="manage Bytewax recovery partitions")
     rec_sub = rec.add_subparsers(dest="recovery_command", required=True)
     init = rec_sub.add_parser("init", help="create empty recovery partitions (once, before the first run)")
@@ -384,6 +402,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return cmd_produce(args)
     if args.command == "load":
         return cmd_load(args)
+    if args.command == "whatif":
+        from familycard.whatif import main as whatif_main
+
+        return whatif_main(args)
     if args.command == "recovery":
         from flows.runner import init_recovery
 

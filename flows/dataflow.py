@@ -22,6 +22,7 @@ lives in ``state/`` and ``rules/``.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -188,14 +189,14 @@ def _select(step: str, up: Stream[Any], dest: str, keyed: Any = _drop_dest) -> t
     return op.map(f"{step}_keyed", b.trues, keyed), b.falses
 
 
-def _for_sink(name: str, up: Stream[Any]) -> Stream[Any]:
+def _for_sink(name: str, up: Stream[Any], tag: str = "") -> Stream[Any]:
     """Sinks are single-partition ``FixedPartitionedSink``s and get ``(key, json)`` values."""
-    return op.map(f"{name}_for_sink", up, lambda kv: (name, kv))
+    return op.map(f"{name}_for_sink{tag}", up, lambda kv: (name, kv))
 
 
-def _timed(name: str, up: Stream[Any]) -> Stream[Any]:
+def _timed(name: str, up: Stream[Any], tag: str = "") -> Stream[Any]:
     """Right before a sink: observe end-to-end latency from each record's cause, keep ``(key, json)``."""
-    return op.map(f"{name}_timed", up, lambda t: metrics.observe_output(name, t))
+    return op.map(f"{name}_timed{tag}", up, lambda t: metrics.observe_output(name, t))
 
 
 def _unkey(step: str, up: Stream[Any]) -> Stream[Any]:
@@ -231,18 +232,23 @@ def simulated_reply(item: Keyed) -> list[Keyed]:
 
 def build_flow(source: Source[RawMessage], outputs: Outputs, params: Params | None = None,
                name: str = "familycard", simulate_citizens: bool = False,
-               shards: int | None = None, future_horizon_days: int | None = FUTURE_HORIZON_DAYS) -> Dataflow:
+               shards: int | None = None, future_horizon_days: int | None = FUTURE_HORIZON_DAYS,
+               variants: Sequence[tuple[Params, Outputs]] = ()) -> Dataflow:
     """The flow. ``shards``: keys of the person, family and ledger stages (``flows.shards``,
     default ``--shards``); a recovery directory must always be used with the same number.
     ``future_horizon_days``: records dated further past the flow's day are ``future_date``
-    dead letters (``schemas.codec.bounded``); give the source the same."""
+    dead letters (``schemas.codec.bounded``); give the source the same.
+
+    ``variants``: a what-if (``familycard whatif``): further policies, each with its own
+    outputs, evaluated in the same pass. Read, decode, calendars, persons and the family cards
+    are shared; the rules run once per policy in the family stage, and each policy has its own
+    ledgers and offers downstream, so each policy's outputs are exactly those of a run with
+    its parameters (they must agree on ``rules.family_fold.STATE_SHAPING``)."""
     shards = shards or configured_shards()
     params = params or load_params()
     router = Router(params, shards)
     person_settings = PersonSettings(params.scalar_int("late_record_days"), params.scalar_int("adult_age_years"))
-    fold = FamilyFold(params)
-    ledger = DomainLedger(params)
-    consent_days, reminder_days = params.scalar_int("consent_days"), params.scalar_int("reminder_after_days")
+    fold = FamilyFold(params, [p for p, _ in variants])
     flow = Dataflow(name)
 
     def decode_route(raw: RawMessage) -> list[tuple[str, str, Any]]:
@@ -293,40 +299,61 @@ def build_flow(source: Source[RawMessage], outputs: Outputs, params: Params | No
     family_out = _unkey("family_out", op.stateful_batch("family_shards", by_family, lambda resume: ShardLogic(
         resume, lambda card: FamilyLogic(card, fold), shards, metrics.FAMILIES, "family")))
 
-    family_errors = op.branch("rule_errors", family_out, lambda x: isinstance(x, Rejection))
-    rule_errors = op.map("rule_error_out", family_errors.trues, rejection_out)
-    ledger_in = op.merge("ledger_in", op.map("by_ledger", family_errors.falses,
-                                             lambda kv: (shard_of(kv[0], shards), (kv[0], kv))), repricing)
-    ledger_out = _unkey("ledger_out", op.stateful_batch("ledger_shards", ledger_in, lambda resume: ShardLogic(
+    shared_dead = [bad, rejected]
+    if not variants:
+        _rights_and_offers("", family_out, shared_dead, repricing, replies, to_offer_calendar, params, outputs,
+                           shards, simulate_citizens)
+        return flow
+    # a what-if: every policy's ledgers and offers downstream of the one family stage
+    for v, (p, outs) in enumerate(((params, outputs), *variants)):
+        mine = op.filter_map(f"policy_{v}", family_out, lambda x, v=v: x[1] if x[0] == v else None)
+        _rights_and_offers(f"_{v}" if v else "", mine, shared_dead, repricing, replies, to_offer_calendar, p, outs,
+                           shards, simulate_citizens)
+    return flow
+
+
+def _rights_and_offers(tag: str, family_out: Stream[Any], shared_dead: list[Stream[Any]], repricing: Stream[Any],
+                       replies: Stream[Any], to_offer_calendar: Stream[Any], params: Params, outputs: Outputs,
+                       shards: int, simulate_citizens: bool) -> None:
+    """ledger → offers → write, under one policy's parameters (``tag`` names its steps: a what-if
+    builds one of these per policy on the same family stage)."""
+    ledger = DomainLedger(params)
+    consent_days, reminder_days = params.scalar_int("consent_days"), params.scalar_int("reminder_after_days")
+    t = tag
+    family_errors = op.branch(f"rule_errors{t}", family_out, lambda x: isinstance(x, Rejection))
+    rule_errors = op.map(f"rule_error_out{t}", family_errors.trues, rejection_out)
+    ledger_in = op.merge(f"ledger_in{t}", op.map(f"by_ledger{t}", family_errors.falses,
+                                                 lambda kv: (shard_of(kv[0], shards), (kv[0], kv))), repricing)
+    ledger_out = _unkey(f"ledger_out{t}", op.stateful_batch(f"ledger_shards{t}", ledger_in, lambda resume: ShardLogic(
         resume, lambda book: LedgerLogic(book, ledger, consent_days, reminder_days), shards, metrics.LEDGERS, None)))
 
-    notices_b = op.branch("notices", ledger_out, lambda x: isinstance(x, Notice))
-    notices = op.map("notice_out", notices_b.trues, lambda n: (n.recipient, orjson.dumps(n.record), n.cause))
-    timers_b = op.branch("offer_timers", notices_b.falses, lambda x: isinstance(x, Timer))
-    offer_timers = op.map("offer_timers_keyed", timers_b.trues, lambda t: (due_key(t.due), t))
-    to_offer_stage = op.map("offers_keyed", timers_b.falses, _by_offer_id)
+    notices_b = op.branch(f"notices{t}", ledger_out, lambda x: isinstance(x, Notice))
+    notices = op.map(f"notice_out{t}", notices_b.trues, lambda n: (n.recipient, orjson.dumps(n.record), n.cause))
+    timers_b = op.branch(f"offer_timers{t}", notices_b.falses, lambda x: isinstance(x, Timer))
+    offer_timers = op.map(f"offer_timers_keyed{t}", timers_b.trues, lambda t: (due_key(t.due), t))
+    to_offer_stage = op.map(f"offers_keyed{t}", timers_b.falses, _by_offer_id)
 
-    offer_wakes = _unkey("offer_wakes", op.stateful(
-        "offer_calendar", op.merge("offer_calendar_in", to_offer_calendar, offer_timers), CalendarLogic))
-    offers_in = op.merge("offers_in", replies, to_offer_stage, offer_wakes)
+    offer_wakes = _unkey(f"offer_wakes{t}", op.stateful(
+        f"offer_calendar{t}", op.merge(f"offer_calendar_in{t}", to_offer_calendar, offer_timers), CalendarLogic))
+    offers_in = op.merge(f"offers_in{t}", replies, to_offer_stage, offer_wakes)
     if simulate_citizens:
-        offers_in = op.merge("with_citizens", offers_in,
-                             op.flat_map("citizens", to_offer_stage, simulated_reply))
-    offer_out = _unkey("offer_out", op.stateful_batch("offers", offers_in, OfferLogic))
-    encoded = op.map("encode", offer_out, encode_with_cause)
+        offers_in = op.merge(f"with_citizens{t}", offers_in,
+                             op.flat_map(f"citizens{t}", to_offer_stage, simulated_reply))
+    offer_out = _unkey(f"offer_out{t}", op.stateful_batch(f"offers{t}", offers_in, OfferLogic))
+    encoded = op.map(f"encode{t}", offer_out, encode_with_cause)
 
-    to_notes, rest_e = _select("out_notifications", encoded, NOTIFICATION)
-    to_assign, rest_e = _select("out_assignments", rest_e, ASSIGNMENT)
-    to_outcomes, to_dead = _select("out_outcomes", rest_e, OUTCOME)
-    dead_from_offers = op.map("dead_keyed", to_dead, lambda t: t[1:])
+    to_notes, rest_e = _select(f"out_notifications{t}", encoded, NOTIFICATION)
+    to_assign, rest_e = _select(f"out_assignments{t}", rest_e, ASSIGNMENT)
+    to_outcomes, to_dead = _select(f"out_outcomes{t}", rest_e, OUTCOME)
+    dead_from_offers = op.map(f"dead_keyed{t}", to_dead, lambda t: t[1:])
 
-    all_notifications = _timed("notifications", op.merge("all_notifications", notices, to_notes))
-    op.output("write_notifications", _for_sink("notifications", all_notifications), outputs.notifications)
-    op.output("write_assignments", _for_sink("assignments", _timed("assignments", to_assign)), outputs.assignments)
-    op.output("write_outcomes", _for_sink("outcomes", _timed("outcomes", to_outcomes)), outputs.outcomes)
-    dead = _timed("dead_letters", op.merge("dead", bad, rejected, rule_errors, dead_from_offers))
-    op.output("write_dead_letters", _for_sink("dead_letters", dead), outputs.dead_letters)
-    return flow
+    all_notifications = _timed("notifications", op.merge(f"all_notifications{t}", notices, to_notes), t)
+    op.output(f"write_notifications{t}", _for_sink("notifications", all_notifications, t), outputs.notifications)
+    op.output(f"write_assignments{t}", _for_sink("assignments", _timed("assignments", to_assign, t), t),
+              outputs.assignments)
+    op.output(f"write_outcomes{t}", _for_sink("outcomes", _timed("outcomes", to_outcomes, t), t), outputs.outcomes)
+    dead = _timed("dead_letters", op.merge(f"dead{t}", *shared_dead, rule_errors, dead_from_offers), t)
+    op.output(f"write_dead_letters{t}", _for_sink("dead_letters", dead, t), outputs.dead_letters)
 
 
 def _by_offer_id(x: IssuedOffer | Revise | End | Keep | Contact) -> Keyed:
