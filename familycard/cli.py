@@ -59,6 +59,9 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--future-horizon-days", type=int, default=31, metavar="N",
                      help="a record dated more than N days past the flow's day (the last day tick) is quarantined "
                           "as a future_date dead letter, and a day tick further ahead is not believed (31)")
+    run.add_argument("--from-beginning", action="store_true",
+                     help="Kafka mode: read the inputs from offset 0 even though the output topics already hold "
+                          "records and there is no recovery state (a deliberate replay; see deploy/README.md)")
     run.add_argument("--input-prefix", default="", help="Kafka mode: prefix of the input topic names")
     run.add_argument("--output-prefix", default="", help="Kafka mode: prefix of the output topic names")
     run.add_argument("--simulate-citizens", action=argparse.BooleanOptionalAction, default=None,
@@ -238,6 +241,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     from flows.runner import default_epoch_seconds, ensure_recovery, run_cluster, run_local
     from flows.shards import DEFAULT_SHARDS, set_packed, set_shards
 
+    if args.workers < 1:
+        print(f"familycard run: --workers must be at least 1 (got {args.workers})", file=sys.stderr)
+        return 2
     if args.epoch_seconds is None:
         args.epoch_seconds = default_epoch_seconds(live=args.kafka is not None, recovery=args.recovery is not None)
     if args.shards is None:  # resolved here: cluster members get it in their argv

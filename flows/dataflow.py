@@ -105,8 +105,8 @@ def decode_counted(raw: RawMessage, future_horizon_days: int | None = FUTURE_HOR
     if isinstance(result, DeadLetter):
         if raw.phase == 2:
             return None
-        metrics.child(metrics.INPUT, raw.topic, result.event_type or "unknown").inc()
-        metrics.child(metrics.DEAD_LETTERS, result.code).inc()
+        metrics.child(metrics.INPUT, raw.topic, metrics.type_label(result.event_type or "unknown")).inc()
+        metrics.child(metrics.DEAD_LETTERS, metrics.code_label(result.code)).inc()
         metrics.child(metrics.ACCOUNTED, "dead_lettered").inc()
     elif raw.phase == 1:
         if result.type == "day":  # a tick is released once every input has passed its date
@@ -124,7 +124,7 @@ def dead_letter_out(dl: DeadLetter) -> tuple[str, bytes, Any]:
 
 
 def rejection_out(r: Rejection) -> tuple[str, bytes, Any]:
-    metrics.child(metrics.DEAD_LETTERS, r.code).inc()
+    metrics.child(metrics.DEAD_LETTERS, metrics.code_label(r.code)).inc()
     assert r.event.origin is not None
     return ("", orjson.dumps(dead_letter_record(r.event.origin, r.code, r.message, r.path)), metrics.cause(r.event))
 

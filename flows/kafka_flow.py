@@ -29,6 +29,30 @@ def kafka_flow(bootstrap: str, *, stop_at_end: bool = False, input_topics: tuple
     )
 
 
+def _safe_start(bootstrap: str, outputs: list[str], args: argparse.Namespace) -> bool:
+    """A start that never re-decides history (issue 14): without recovery state to resume from,
+    reading the inputs from offset 0 decides them again, and over output topics that already hold
+    a run's records (rejected replies, lapses, assignments) that can contradict them. Refuse,
+    and say how to choose, unless ``--from-beginning`` asks for the replay deliberately."""
+    import sys
+
+    from flows.kafka_io import topics_holding_records
+
+    if getattr(args, "from_beginning", False) or args.recovery is not None:
+        # A recovery directory names the run: with state it resumes; empty, the run never closed
+        # an epoch, and replaying its first one rewrites the same records (the sinks are idempotent).
+        return True
+    written = topics_holding_records(bootstrap, outputs)
+    if not written:
+        return True
+    print(f"familycard run: the output topics {', '.join(written)} already hold records and there is no recovery "
+          f"state to resume from (no --recovery): reading the inputs from "
+          f"offset 0 would decide that history again and could contradict what was written. Resume with "
+          f"--recovery DIR (the directory of the run that wrote them), write a deliberate replay to new topics "
+          f"(--output-prefix), or pass --from-beginning to replay into these topics anyway.", file=sys.stderr)
+    return False
+
+
 def run_kafka(args: argparse.Namespace) -> int:
     from flows.runner import default_epoch_seconds, run_local
 
@@ -37,6 +61,8 @@ def run_kafka(args: argparse.Namespace) -> int:
     bootstrap = args.kafka
     inputs = tuple(args.input_prefix + t for t in INPUT_TOPICS)
     outputs = {k: args.output_prefix + v for k, v in OUTPUT_TOPICS.items()}
+    if args.process_id is None and not _safe_start(bootstrap, list(outputs.values()), args):
+        return 2
     ensure_topics(bootstrap, [*inputs, *outputs.values()])
     if args.workers > 1 and args.process_id is None:
         from flows.runner import run_cluster

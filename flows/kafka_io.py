@@ -46,7 +46,7 @@ DAY_KEY = "__day__"  # resume-state entry holding the last tick's day (flows.tic
 __all__ = [
     "SEQ_KEY",
     "AlignedKafkaSource", "AlignedKafkaPartition", "KafkaTopicSink", "KafkaDeliveryError",
-    "AlignedState", "ensure_topics", "read_topic", "produce_all", "sort_key",
+    "AlignedState", "ensure_topics", "read_topic", "produce_all", "sort_key", "topics_holding_records",
 ]
 
 log = logging.getLogger(__name__)
@@ -813,6 +813,28 @@ class KafkaTopicSink(DynamicSink[tuple[bytes | str | None, bytes]]):
     def build(self, step_id: str, worker_index: int, worker_count: int) -> _TopicSinkPartition:
         config = _producer_config(self.bootstrap, f"familycard-{step_id}-{worker_index}", self.extra_config)
         return _TopicSinkPartition(self.topic, config, self.flush_interval)
+
+
+def topics_holding_records(bootstrap: str, topics: Sequence[str], *, timeout: float = 10.0) -> list[str]:
+    """Those of ``topics`` that hold at least one record (a partition whose high watermark is
+    above its low one); a topic that does not exist holds none."""
+    consumer = Consumer({**_base_client_config(bootstrap), "group.id": _GROUP_ID + "-probe",
+                         "enable.auto.commit": False})
+    try:
+        meta = consumer.list_topics(timeout=timeout).topics
+        full = []
+        for topic in topics:
+            tmeta = meta.get(topic)
+            if tmeta is None or tmeta.error is not None:
+                continue
+            for pid in tmeta.partitions:
+                low, high = consumer.get_watermark_offsets(TopicPartition(topic, pid), timeout=timeout)
+                if high > max(low, 0):
+                    full.append(topic)
+                    break
+        return full
+    finally:
+        consumer.close()
 
 
 def read_topic(bootstrap: str, topic: str, *, timeout: float = 10.0,

@@ -43,13 +43,15 @@ __all__ = [
     "INPUT", "DEAD_LETTERS", "NOTIFICATIONS", "LATE", "HELD", "HELD_NOW", "TICKS_FILLED", "ASSIGNMENTS", "FUNNEL", "REPLIES",
     "LATENCY_KAFKA", "LATENCY_RECORDED", "KAFKA_LAG", "WATERMARK", "STATE",
     "PERSONS", "FAMILIES", "OPEN_OFFERS", "CALENDAR_TIMERS", "LEDGERS",
-    "child", "cause", "observe_output", "advance_watermark", "set_kafka_lag", "due", "state_size",
+    "child", "cause", "type_label", "code_label", "BUILD_INFO", "INPUT_TYPES", "DEAD_LETTER_CODES", "OTHER", "observe_output", "advance_watermark", "set_kafka_lag", "due", "state_size",
     "input_total", "start", "export_registry", "BytewaxMetrics",
 ]
 
 log = logging.getLogger(__name__)
 
-INPUT = Counter("familycard_input_messages", "Input messages read, by topic and event type", ["topic", "type"])
+INPUT = Counter("familycard_input_messages",
+                "Input messages read, by topic and event type (a type outside the contract's counts as other)",
+                ["topic", "type"])
 DEAD_LETTERS = Counter("familycard_dead_letters", "Messages refused to the dead-letter topic, by error code", ["code"])
 NOTIFICATIONS = Counter("familycard_notifications", "Notifications written, by code and kind", ["code", "kind"])
 LATE = Counter("familycard_late_events", "Events recorded more than late_record_days after they occurred")
@@ -106,6 +108,43 @@ ACCOUNTED = Counter(
     "their sum equals the input once nothing is in flight",
     ["outcome"],
 )
+
+
+OTHER = "other"
+INPUT_TYPES = frozenset(LIFE_EVENT_TYPES | {"day", "sms_reply", "unknown"})
+"""The ``type`` label values of ``familycard_input_messages``: the contract's types; anything a
+message claims beyond them (a junk ``type`` field, an IIN pasted there) counts as ``other``."""
+DEAD_LETTER_CODES = frozenset({"invalid_json", "schema", "bad_iin", "unknown_type", "too_large", "future_date",
+                               "duplicate", "unknown_person", "rejected_reply", "rule_error"})
+
+
+def type_label(value: str) -> str:
+    """A message's type as a label value: one of ``INPUT_TYPES``, else ``other`` (issue 14: no
+    message field may become a label; 20 000 junk types made a 43 MB page)."""
+    return value if value in INPUT_TYPES else OTHER
+
+
+def code_label(value: str) -> str:
+    return value if value in DEAD_LETTER_CODES else OTHER
+
+
+BUILD_INFO = Gauge("familycard_build_info", "Always 1: the familycard, Bytewax and Python versions this process runs",
+                   ["version", "bytewax", "python"])
+
+
+def _versions() -> tuple[str, str, str]:
+    import platform
+    from importlib import metadata
+
+    def of(name: str) -> str:
+        try:
+            return metadata.version(name)
+        except metadata.PackageNotFoundError:
+            return "unknown"
+    return of("familycard"), of("bytewax"), platform.python_version()
+
+
+BUILD_INFO.labels(*_versions()).set(1)
 
 
 @lru_cache(maxsize=4096)

@@ -21,6 +21,7 @@ from bytewax.recovery import RecoveryConfig, init_db_dir
 from bytewax.run import cli_main
 
 __all__ = ["run_local", "run_cluster", "free_ports", "init_recovery", "ensure_recovery", "default_epoch_seconds",
+           "recovery_has_state",
            "LIVE_RECOVERY_EPOCH_SECONDS"]
 
 LIVE_RECOVERY_EPOCH_SECONDS = 0.25
@@ -68,6 +69,24 @@ def ensure_recovery(recovery_dir: Path, processes: int = 1) -> None:
     files ("database is locked")."""
     if not recovery_dir.exists() or not any(recovery_dir.iterdir()):
         init_recovery(recovery_dir, max(1, processes))
+
+
+def recovery_has_state(recovery_dir: Path | None) -> bool:
+    """Whether ``recovery_dir`` holds snapshots a run would resume from (not just empty partitions)."""
+    import sqlite3
+
+    if recovery_dir is None or not recovery_dir.is_dir():
+        return False
+    for db in recovery_dir.glob("*.sqlite3"):
+        con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+        try:
+            if con.execute("SELECT 1 FROM snaps LIMIT 1").fetchone() is not None:
+                return True
+        except sqlite3.DatabaseError:
+            continue
+        finally:
+            con.close()
+    return False
 
 
 def _recovery(recovery_dir: Path | None, processes: int = 1) -> RecoveryConfig | None:
