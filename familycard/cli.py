@@ -263,8 +263,11 @@ def cmd_run(args: argparse.Namespace) -> int:
         return _run_kafka(args)
 
     out: Path = args.output
-    out.mkdir(parents=True, exist_ok=True)
     input_path = args.input
+    if input_path is not None and not input_path.is_file():
+        print(f"familycard run: no such input file: {input_path}", file=sys.stderr)
+        return 2
+    out.mkdir(parents=True, exist_ok=True)
     if input_path is None:  # the embedded default: generate, then replay like any file
         input_path = out / "events.jsonl"
         t0 = time.perf_counter()
@@ -397,6 +400,16 @@ def cmd_load(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from flows.runner import ClusterFailed
+
+    try:
+        return _main(argv)
+    except ClusterFailed as exc:  # one clear line, not a traceback: the processes said why above
+        print(f"familycard: {exc}", file=sys.stderr)
+        return 1
+
+
+def _main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "generate":
         return cmd_generate(args)

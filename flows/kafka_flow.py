@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import re
+import sys
 import time
 
 from bytewax.dataflow import Dataflow
@@ -61,8 +63,14 @@ def run_kafka(args: argparse.Namespace) -> int:
     bootstrap = args.kafka
     inputs = tuple(args.input_prefix + t for t in INPUT_TOPICS)
     outputs = {k: args.output_prefix + v for k, v in OUTPUT_TOPICS.items()}
-    if args.process_id is None and not _safe_start(bootstrap, list(outputs.values()), args):
-        return 2
+    if args.process_id is None:
+        problem = _unreachable(bootstrap)
+        if problem:
+            print(f"familycard run: {problem}", file=sys.stderr)
+            return 2
+        if not _safe_start(bootstrap, list(outputs.values()), args):
+            return 2
+        _say_what_runs(args, inputs, outputs)
     ensure_topics(bootstrap, [*inputs, *outputs.values()])
     if args.workers > 1 and args.process_id is None:
         from flows.runner import run_cluster
@@ -81,10 +89,58 @@ def run_kafka(args: argparse.Namespace) -> int:
         return 0
     t0 = time.perf_counter()
     addresses = args.addresses.split(";") if args.addresses else None
-    run_local(kafka_flow(bootstrap, stop_at_end=args.stop_at_end, epoch_seconds=args.epoch_seconds,
-                         input_topics=inputs, output_topics=outputs, future_horizon_days=args.future_horizon_days),
-              process_id=args.process_id,
-              addresses=addresses, recovery_dir=args.recovery, epoch_seconds=args.epoch_seconds)
+    stopped = run_local(kafka_flow(bootstrap, stop_at_end=args.stop_at_end, epoch_seconds=args.epoch_seconds,
+                                   input_topics=inputs, output_topics=outputs,
+                                   future_horizon_days=args.future_horizon_days),
+                        process_id=args.process_id,
+                        addresses=addresses, recovery_dir=args.recovery, epoch_seconds=args.epoch_seconds)
     if args.process_id is None:
-        print(f"kafka run finished in {time.perf_counter() - t0:.1f} s")
+        print(f"kafka run {'stopped' if stopped else 'finished'} after {time.perf_counter() - t0:.1f} s",
+              file=sys.stderr)
     return 0
+
+
+_HOST_PORT = re.compile(r"^[A-Za-z0-9._\-\[\]:]+:\d{1,5}$")
+
+
+def _unreachable(bootstrap: str, timeout: float = 10.0) -> str | None:
+    """Why the broker at ``bootstrap`` cannot be used, in one line naming it; None if it answers."""
+    from confluent_kafka.admin import AdminClient
+
+    bad = [a for a in bootstrap.split(",") if not _HOST_PORT.match(a.strip())]
+    if bad:
+        return f"--kafka {bootstrap!r}: expected HOST:PORT[,HOST:PORT...], not {bad[0]!r}"
+    try:
+        AdminClient({"bootstrap.servers": bootstrap, "logger": _quiet}).list_topics(timeout=timeout)
+    except Exception as exc:  # noqa: BLE001 - any failure means the same thing to the operator
+        return f"cannot reach the Kafka broker at {bootstrap} within {timeout:.0f} s ({exc}); check --kafka and the network"
+    return None
+
+
+class _Quiet:
+    """librdkafka's own connection errors while probing: the one-line message says it all."""
+
+    def log(self, *_args: object, **_kw: object) -> None:
+        pass
+
+    def __getattr__(self, _name: str) -> object:
+        return self.log
+
+
+_quiet = _Quiet()
+
+
+def _say_what_runs(args: argparse.Namespace, inputs: tuple[str, ...], outputs: dict[str, str]) -> None:
+    """One line at start: what this run reads and writes, where its state is, where its metrics are."""
+    from flows.metrics import BUILD_INFO
+    from flows.runner import recovery_has_state
+
+    version = next(iter(BUILD_INFO.collect())).samples[0].labels["version"]
+    if args.recovery is None:
+        recovery = "none (a restart reads the inputs from the beginning)"
+    else:
+        recovery = f"{args.recovery} ({'resuming' if recovery_has_state(args.recovery) else 'new'})"
+    metrics = f"http://127.0.0.1:{args.metrics_port}/metrics" if args.metrics_port else "off (--metrics-port)"
+    print(f"familycard {version}: kafka {args.kafka}; inputs {', '.join(inputs)}; outputs "
+          f"{', '.join(outputs.values())}; {args.workers} process(es); recovery {recovery}; metrics {metrics}",
+          file=sys.stderr)

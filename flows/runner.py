@@ -7,12 +7,15 @@ and sinks live on one worker, the keyed stages spread over all of them.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import timedelta
 from pathlib import Path
 
@@ -21,7 +24,7 @@ from bytewax.recovery import RecoveryConfig, init_db_dir
 from bytewax.run import cli_main
 
 __all__ = ["run_local", "run_cluster", "free_ports", "init_recovery", "ensure_recovery", "default_epoch_seconds",
-           "recovery_has_state",
+           "recovery_has_state", "ClusterFailed", "STOP_GRACE_SECONDS",
            "LIVE_RECOVERY_EPOCH_SECONDS"]
 
 LIVE_RECOVERY_EPOCH_SECONDS = 0.25
@@ -97,29 +100,102 @@ def _recovery(recovery_dir: Path | None, processes: int = 1) -> RecoveryConfig |
     return RecoveryConfig(str(recovery_dir))
 
 
+class _Signalled(KeyboardInterrupt):
+    """SIGTERM, delivered the way Bytewax stops on SIGINT (its run loop checks Python's signals)."""
+
+
+@contextlib.contextmanager
+def _stop_on_sigterm() -> Iterator[None]:
+    """While a flow runs in this (main) thread: SIGTERM stops it as Ctrl-C does, instead of the
+    default action killing the process mid-epoch without a word (issue 14)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum: int, _frame: object) -> None:
+        raise _Signalled(signal.Signals(signum).name)
+
+    before = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, before)
+
+
 def run_local(flow: Dataflow, *, process_id: int | None = None, addresses: list[str] | None = None,
-              recovery_dir: Path | None = None, epoch_seconds: float = 0.0) -> None:
+              recovery_dir: Path | None = None, epoch_seconds: float = 0.0) -> bool:
+    """Run ``flow`` in this process (one member of a cluster with ``process_id``). Returns True if
+    SIGTERM or SIGINT stopped it (Bytewax shuts the workers down; with recovery the next run
+    resumes from the last closed epoch), False when the input ended."""
     from flows.gc_tuning import tune_gc
     from flows.shards import set_snapshots
 
     set_snapshots(recovery_dir is not None)
     tune_gc()
-    cli_main(
-        flow,
-        workers_per_process=1,
-        process_id=process_id,
-        addresses=addresses,
-        epoch_interval=timedelta(seconds=epoch_seconds),
-        recovery_config=_recovery(recovery_dir, len(addresses) if addresses else 1),
-    )
+    try:
+        with _stop_on_sigterm():
+            cli_main(
+                flow,
+                workers_per_process=1,
+                process_id=process_id,
+                addresses=addresses,
+                epoch_interval=timedelta(seconds=epoch_seconds),
+                recovery_config=_recovery(recovery_dir, len(addresses) if addresses else 1),
+            )
+    except BaseException as exc:
+        interrupt = _interrupt_in(exc)  # Bytewax may wrap it: "signal received", caused by the interrupt
+        if interrupt is None:
+            raise
+        what = str(interrupt) if isinstance(interrupt, _Signalled) else "SIGINT"
+        who = "" if process_id is None else f" (process {process_id})"
+        print(f"familycard: stopped by {what}{who}"
+              f"{'; the next run with the same --recovery resumes' if recovery_dir else ''}", file=sys.stderr)
+        return True
+    return False
 
 
-def run_cluster(worker_argv: Sequence[str], processes: int) -> None:
+def _interrupt_in(exc: BaseException | None) -> KeyboardInterrupt | None:
+    seen = 0
+    while exc is not None and seen < 20:
+        if isinstance(exc, KeyboardInterrupt):
+            return exc
+        exc = exc.__cause__ or exc.__context__
+        seen += 1
+    return None
+
+
+STOP_GRACE_SECONDS = 15.0
+"""How long a cluster's parent waits for its processes after forwarding SIGTERM, before SIGKILL."""
+
+
+class ClusterFailed(RuntimeError):
+    """A cluster process exited with an error; the others were stopped."""
+
+
+def run_cluster(worker_argv: Sequence[str], processes: int) -> bool:
     """Start ``processes`` copies of ``python -m familycard <worker_argv>`` as one cluster and wait.
 
     Each copy receives ``--process-id I --addresses a;b;...``. If any process fails, the
-    others are stopped and the error is raised.
+    others are stopped and ``ClusterFailed`` is raised. SIGTERM or SIGINT to this parent is
+    forwarded to every process (each stops as on Ctrl-C), waited for up to
+    ``STOP_GRACE_SECONDS``, then killed: no orphan keeps serving its metrics port. Returns True
+    if a signal stopped the cluster.
     """
+    stop: list[int] = []
+
+    def forward(signum: int, _frame: object) -> None:
+        stop.append(signum)
+
+    main = threading.current_thread() is threading.main_thread()
+    previous = {sig: signal.signal(sig, forward) for sig in (signal.SIGTERM, signal.SIGINT)} if main else {}
+    try:
+        return _supervise(worker_argv, processes, stop)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _supervise(worker_argv: Sequence[str], processes: int, stop: list[int]) -> bool:
     addresses = [f"127.0.0.1:{p}" for p in free_ports(processes)]
     env = dict(os.environ)
     env.setdefault("PYTHONHASHSEED", "0")
@@ -135,12 +211,31 @@ def run_cluster(worker_argv: Sequence[str], processes: int) -> None:
     # on them in order would turn one crash into a hang.
     while True:
         codes = [p.poll() for p in procs]
+        if stop:
+            _stop_all(procs)
+            print(f"familycard: {signal.Signals(stop[0]).name} received; stopped all {processes} processes",
+                  file=sys.stderr)
+            return True
         if any(c not in (None, 0) for c in codes) or all(c == 0 for c in codes):
             break
         time.sleep(0.05)
     if any(codes):
-        for p in procs:
-            if p.poll() is None:
-                p.kill()
-        codes = [p.wait() for p in procs]
-        raise RuntimeError(f"cluster processes exited with {codes}")
+        failed = [(i, c) for i, c in enumerate(codes) if c not in (None, 0)]
+        _stop_all(procs)
+        raise ClusterFailed(f"cluster process {failed[0][0]} exited with code {failed[0][1]}; stopped the other "
+                            f"{processes - 1} (exit codes {[p.returncode for p in procs]})")
+    return False
+
+
+def _stop_all(procs: list[subprocess.Popen[bytes]]) -> None:
+    """SIGTERM each live process, wait up to ``STOP_GRACE_SECONDS`` in all, then SIGKILL the rest."""
+    for p in procs:
+        if p.poll() is None:
+            p.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + STOP_GRACE_SECONDS
+    for p in procs:
+        try:
+            p.wait(timeout=max(0.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()

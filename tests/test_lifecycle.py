@@ -1,0 +1,86 @@
+"""Lifecycle (issue 14, item 3): signals stop every process cleanly; errors are one clear line."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from familycard.cli import main
+from flows.kafka_io import ensure_topics, produce_all
+from flows.topics import INPUT_TOPICS, topic_of
+from tests import scenario
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _start(bootstrap: str, prefix: str, workers: int, tmp: Path) -> subprocess.Popen[str]:
+    ensure_topics(bootstrap, [prefix + t for t in INPUT_TOPICS])
+    import orjson
+
+    msgs = []
+    for line in scenario.lines():
+        try:
+            obj = orjson.loads(line)
+        except orjson.JSONDecodeError:
+            obj = None
+        msgs.append((prefix + topic_of(obj, default="registry.civil"), None, line))
+    produce_all(bootstrap, msgs)
+    return subprocess.Popen([sys.executable, "-m", "familycard", "run", "--kafka", bootstrap, "--input-prefix", prefix,
+                             "--output-prefix", prefix + "out.", "--shards", "16", "--workers", str(workers),
+                             "--recovery", str(tmp / "rec")],
+                            cwd=ROOT, stderr=subprocess.PIPE, text=True)
+
+
+def _members(prefix: str) -> list[int]:
+    found = subprocess.run(["pgrep", "-f", "--", f"--input-prefix {prefix} .*--process-id"], capture_output=True, text=True)
+    return [int(x) for x in found.stdout.split()]
+
+
+@pytest.mark.kafka
+@pytest.mark.parametrize("workers", [1, 2])
+def test_sigterm_stops_every_process_cleanly(kafka_bootstrap: str, unique_topic_prefix: str, tmp_path: Path,
+                                             workers: int) -> None:
+    proc = _start(kafka_bootstrap, unique_topic_prefix, workers, tmp_path)
+    time.sleep(6)  # started, read the backlog, now idle waiting for more
+    assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
+    if workers > 1:
+        assert len(_members(unique_topic_prefix)) == workers
+    t0 = time.monotonic()
+    proc.send_signal(signal.SIGTERM)
+    code = proc.wait(timeout=30)
+    err = proc.stderr.read() if proc.stderr else ""
+    assert code == 0, err
+    assert time.monotonic() - t0 < 20
+    assert "SIGTERM" in err and "Traceback" not in err, err
+    assert _members(unique_topic_prefix) == [], "no orphan worker"
+
+
+def test_a_missing_input_file_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["run", "--input", str(tmp_path / "nope.jsonl"), "--output", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert err.strip() == f"familycard run: no such input file: {tmp_path / 'nope.jsonl'}"
+
+
+def test_a_bad_host_port_and_an_unreachable_broker_name_the_address(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["run", "--kafka", "localhost"]) == 2
+    assert "expected HOST:PORT" in capsys.readouterr().err
+    t0 = time.monotonic()
+    assert main(["run", "--kafka", "127.0.0.1:9"]) == 2
+    err = capsys.readouterr().err
+    assert "cannot reach the Kafka broker at 127.0.0.1:9" in err and "Traceback" not in err
+    assert time.monotonic() - t0 < 20
+
+
+def test_a_failed_cluster_member_is_one_line_and_stops_the_others(tmp_path: Path,
+                                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    from flows.runner import ClusterFailed, run_cluster
+
+    with pytest.raises(ClusterFailed, match="exited with code"):
+        run_cluster(["no-such-command"], 2)
+    assert os.getpid()  # this process survived; the members are gone (run_cluster waited for them)
