@@ -67,6 +67,9 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--simulate-citizens", action=argparse.BooleanOptionalAction, default=None,
                      help="simulated citizens answer the offers (default: on for the embedded run, "
                           "off for --input and --kafka, where replies come from the input)")
+    run.add_argument("--metrics-address", default=os.environ.get("FAMILYCARD_METRICS_ADDRESS") or "127.0.0.1",
+                     metavar="ADDR", help="address the metrics, /healthz and /readyz server binds (127.0.0.1; "
+                                          "0.0.0.0 to be scraped from other hosts or containers)")
     run.add_argument("--metrics-port", type=int, default=int(os.environ.get("FAMILYCARD_METRICS_PORT") or 0),
                      help="serve Prometheus metrics (ours and Bytewax's) on this port; process I of a cluster "
                           "serves PORT+I; 0 = off (default; env FAMILYCARD_METRICS_PORT)")
@@ -223,8 +226,9 @@ def _start_metrics(args: argparse.Namespace) -> None:
 
     if args.metrics_port and args.workers > 1 and args.process_id is None:
         os.environ["FAMILYCARD_METRICS_PORT"] = str(args.metrics_port)  # the cluster's processes inherit it
+        os.environ["FAMILYCARD_METRICS_ADDRESS"] = args.metrics_address
         return
-    metrics.start(args.metrics_port, args.process_id)
+    metrics.start(args.metrics_port, args.process_id, addr=args.metrics_address)
 
 
 def _replay_progress(input_path: Path):  # type: ignore[no-untyped-def]

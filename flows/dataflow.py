@@ -101,6 +101,7 @@ class Outputs:
 def decode_counted(raw: RawMessage, future_horizon_days: int | None = FUTURE_HORIZON_DAYS) -> Event | DeadLetter | None:
     """``raw`` decoded and counted; None for the second phase of a tick that did not decode (its
     first phase carried the dead letter: each input is dead-lettered once)."""
+    metrics.mark_started()
     result = decode(raw, future_horizon_days)
     if isinstance(result, DeadLetter):
         if raw.phase == 2:

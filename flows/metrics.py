@@ -33,7 +33,7 @@ from functools import lru_cache
 from typing import Any
 
 import orjson
-from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.metrics_core import Metric
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -44,7 +44,7 @@ __all__ = [
     "LATENCY_KAFKA", "LATENCY_RECORDED", "KAFKA_LAG", "WATERMARK", "STATE",
     "PERSONS", "FAMILIES", "OPEN_OFFERS", "CALENDAR_TIMERS", "LEDGERS",
     "child", "cause", "type_label", "code_label", "BUILD_INFO", "INPUT_TYPES", "DEAD_LETTER_CODES", "OTHER", "observe_output", "advance_watermark", "set_kafka_lag", "due", "state_size",
-    "input_total", "start", "export_registry", "BytewaxMetrics",
+    "input_total", "start", "export_registry", "BytewaxMetrics", "readiness", "mark_started",
 ]
 
 log = logging.getLogger(__name__)
@@ -320,8 +320,73 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
+# --- health: /healthz (the process answers) and /readyz (started, caught up, not stalled) ----
+
+READY_LAG_MESSAGES = 1000
+"""Ready when at most this many input messages wait unread (``familycard_kafka_lag_messages``)."""
+STALLED_SECONDS = 120.0
+"""Not ready when messages wait and none was read for this long: the flow is stuck."""
+
+_started = False
+_progress = (0.0, 0.0)  # (input messages read, when that count last changed)
+
+
+def mark_started() -> None:
+    """The flow read its first message (the source calls it, cheaply, every batch)."""
+    global _started
+    _started = True
+
+
+def readiness() -> tuple[bool, str]:
+    """Whether this process is ready, and why (the body of ``/readyz``)."""
+    global _progress
+    if not _started:
+        return False, "starting: no input read yet"
+    lag = sum(s.value for m in KAFKA_LAG.collect() for s in m.samples if s.value > 0)
+    read, since = _progress
+    now_read = input_total()
+    now = time.monotonic()
+    if now_read != read or since == 0.0:
+        _progress = (now_read, now)
+        since = now
+    if lag > 0 and now - since > STALLED_SECONDS:
+        return False, f"stalled: {lag:.0f} messages wait and none was read for {now - since:.0f} s"
+    if lag > READY_LAG_MESSAGES:
+        return False, f"catching up: {lag:.0f} messages wait (ready at {READY_LAG_MESSAGES})"
+    return True, f"ready: {lag:.0f} messages wait"
+
+
+def _serve(port: int, addr: str, registry: CollectorRegistry) -> Any:
+    """``/metrics`` (Prometheus), ``/healthz`` and ``/readyz`` on one port, in a daemon thread."""
+    from socketserver import ThreadingMixIn
+    from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
+
+    from prometheus_client import make_wsgi_app
+
+    metrics_app = make_wsgi_app(registry)
+
+    def app(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+        path = environ.get("PATH_INFO", "")
+        if path in ("/healthz", "/readyz"):
+            ok, why = (True, "alive") if path == "/healthz" else readiness()
+            start_response("200 OK" if ok else "503 Service Unavailable", [("Content-Type", "text/plain")])
+            return [why.encode() + b"\n"]
+        return metrics_app(environ, start_response)  # type: ignore[no-any-return]
+
+    class Server(ThreadingMixIn, WSGIServer):
+        daemon_threads = True
+
+    class Quiet(WSGIRequestHandler):
+        def log_message(self, *_args: Any) -> None:
+            pass
+
+    server = make_server(addr, port, app, Server, handler_class=Quiet)
+    threading.Thread(target=server.serve_forever, daemon=True, name=f"metrics-{port}").start()
+    return server
+
+
 def start(port: int, process_id: int | None = None, *, bytewax_metrics: bool = True,
-          addr: str = "0.0.0.0") -> int:  # noqa: S104 (a scrape target must be reachable)
+          addr: str = "127.0.0.1") -> int:
     """Prepare this process's metrics; serve them on ``port + process_id`` unless ``port`` is 0.
 
     Call once per flow run, in the process that runs the dataflow, before it starts. With
@@ -354,7 +419,6 @@ def start(port: int, process_id: int | None = None, *, bytewax_metrics: bool = T
     registry = export_registry(bytewax_url)
     serve = port + index
     if serve not in _servers:
-        server, _thread = start_http_server(serve, addr=addr, registry=registry)
-        _servers[serve] = server
+        _servers[serve] = _serve(serve, addr, registry)
         log.info("metrics on http://%s:%d/metrics", addr, serve)
     return serve

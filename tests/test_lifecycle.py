@@ -84,3 +84,37 @@ def test_a_failed_cluster_member_is_one_line_and_stops_the_others(tmp_path: Path
     with pytest.raises(ClusterFailed, match="exited with code"):
         run_cluster(["no-such-command"], 2)
     assert os.getpid()  # this process survived; the members are gone (run_cluster waited for them)
+
+
+def test_healthz_and_readyz_beside_metrics() -> None:
+    import urllib.error
+    import urllib.request
+
+    from flows import metrics
+    from flows.runner import free_ports
+
+    port = free_ports(1)[0]
+    metrics._servers.pop(port, None)
+    server = metrics._serve(port, "127.0.0.1", metrics.export_registry())
+    try:
+        base = f"http://127.0.0.1:{port}"
+        assert urllib.request.urlopen(base + "/healthz", timeout=5).read() == b"alive\n"
+        assert b"familycard_build_info" in urllib.request.urlopen(base + "/metrics", timeout=5).read()
+        metrics._started = False
+        try:
+            urllib.request.urlopen(base + "/readyz", timeout=5)
+            raise AssertionError("not ready before any input")
+        except urllib.error.HTTPError as exc:
+            assert exc.code == 503 and b"starting" in exc.read()
+        metrics.mark_started()
+        metrics.KAFKA_LAG.labels("t", "0").set(5000)
+        try:
+            urllib.request.urlopen(base + "/readyz", timeout=5)
+            raise AssertionError("not ready while catching up")
+        except urllib.error.HTTPError as exc:
+            assert exc.code == 503 and b"catching up" in exc.read()
+        metrics.KAFKA_LAG.labels("t", "0").set(0)
+        assert urllib.request.urlopen(base + "/readyz", timeout=5).read().startswith(b"ready")
+    finally:
+        metrics.KAFKA_LAG.remove("t", "0")
+        server.shutdown()

@@ -40,7 +40,8 @@ _IBAN = re.compile(r"\bKZ\d{2}[0-9A-Z]{10,}")
 # types, outcomes, step ids, numbers. A name (capitalised, spaces, Cyrillic) is none of them.
 _IDENTIFIER = re.compile(r"^([a-z0-9_.:+\-]*|\+Inf)$")
 _ALLOWED_LABELS = {"topic", "type", "code", "kind", "outcome", "output", "partition", "process", "le",
-                   "step_id", "worker_index", "otel_scope_name", "quantile"}
+                   "step_id", "worker_index", "otel_scope_name", "quantile",
+                   "version", "bytewax", "python"}  # familycard_build_info: versions, not data
 
 
 def personal_data_in(text: str) -> list[str]:
