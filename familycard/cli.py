@@ -59,6 +59,10 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--future-horizon-days", type=int, default=31, metavar="N",
                      help="a record dated more than N days past the flow's day (the last day tick) is quarantined "
                           "as a future_date dead letter, and a day tick further ahead is not believed (31)")
+    run.add_argument("--kafka-config", type=Path, metavar="FILE",
+                     help="Kafka mode: a TOML file of client properties (TLS, SASL, client.id, the consumer group), "
+                          "topic names, partitions and replication (flows/kafka_config.py; also "
+                          "FAMILYCARD_KAFKA_CONFIG and FAMILYCARD_KAFKA_* variables)")
     run.add_argument("--from-beginning", action="store_true",
                      help="Kafka mode: read the inputs from offset 0 even though the output topics already hold "
                           "records and there is no recovery state (a deliberate replay; see deploy/README.md)")
@@ -200,7 +204,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
 def _simulate(args: argparse.Namespace) -> bool:
     if args.simulate_citizens is not None:
         return bool(args.simulate_citizens)
-    return args.input is None and args.kafka is None
+    return args.input is None and args.kafka is None and getattr(args, "kafka_config", None) is None
 
 
 def _worker_argv(args: argparse.Namespace, input_path: Path) -> list[str]:
@@ -248,8 +252,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.workers < 1:
         print(f"familycard run: --workers must be at least 1 (got {args.workers})", file=sys.stderr)
         return 2
+    live = args.kafka is not None or args.kafka_config is not None
     if args.epoch_seconds is None:
-        args.epoch_seconds = default_epoch_seconds(live=args.kafka is not None, recovery=args.recovery is not None)
+        args.epoch_seconds = default_epoch_seconds(live=live, recovery=args.recovery is not None)
     if args.shards is None:  # resolved here: cluster members get it in their argv
         args.shards = DEFAULT_SHARDS
     set_packed(args.state == "packed")
@@ -263,7 +268,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(f"familycard run: {exc}", file=sys.stderr)
         return 2
     _start_metrics(args)
-    if args.kafka:
+    if live:
         return _run_kafka(args)
 
     out: Path = args.output

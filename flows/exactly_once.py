@@ -68,7 +68,7 @@ def record_id_of(kind: str, value: bytes) -> str:
 
 class _IdempotentPartition(StatefulSinkPartition[tuple[Any, bytes], SinkState]):
     def __init__(self, bootstrap: str, topic: str, kind: str, resume: SinkState | None,
-                 config: Mapping[str, Any]) -> None:
+                 config: Mapping[str, Any], reader_config: Mapping[str, Any] | None = None) -> None:
         self.topic, self.kind = topic, kind
         self.written: SinkState = dict(resume or {})
         self.errors: list[KafkaError] = []
@@ -80,7 +80,7 @@ class _IdempotentPartition(StatefulSinkPartition[tuple[Any, bytes], SinkState]):
         # no snapshot yet (a crash before the first one, or a first start) that is the whole
         # topic: ids are deterministic, so a record already there is never sent twice.
         start = {pid: offset + 1 for pid, offset in (resume or {}).items()}
-        tail = read_topic(bootstrap, topic, start=start, timeout=120.0)
+        tail = read_topic(bootstrap, topic, start=start, timeout=120.0, extra_config=reader_config)
         self.skip: set[str] = {record_id_of(kind, value) for _, value in tail}
         if self.skip:
             log.info("%s: resuming after %s; %d records already written will be skipped",
@@ -132,11 +132,15 @@ class _IdempotentPartition(StatefulSinkPartition[tuple[Any, bytes], SinkState]):
 class IdempotentKafkaSink(FixedPartitionedSink[tuple[Any, bytes], SinkState]):
     """Write ``(key, json_bytes)`` records of one output ``kind`` to ``topic``, each id once."""
 
-    def __init__(self, bootstrap: str, topic: str, kind: str, extra_config: Mapping[str, Any] | None = None) -> None:
+    def __init__(self, bootstrap: str, topic: str, kind: str, extra_config: Mapping[str, Any] | None = None,
+                 reader_config: Mapping[str, Any] | None = None) -> None:
+        """``extra_config``: librdkafka properties of the producer; ``reader_config``: of the consumer
+        that reads the topic back on start (the same cluster's security settings)."""
         if kind not in RECORD_ID:
             raise ValueError(f"unknown output kind {kind!r}")
         self.bootstrap, self.topic, self.kind = bootstrap, topic, kind
         self.extra_config = dict(extra_config or {})
+        self.reader_config = dict(reader_config or {})
 
     def list_parts(self) -> list[str]:
         return [self.topic]
@@ -145,4 +149,5 @@ class IdempotentKafkaSink(FixedPartitionedSink[tuple[Any, bytes], SinkState]):
         return 0
 
     def build_part(self, step_id: str, for_part: str, resume_state: SinkState | None) -> _IdempotentPartition:
-        return _IdempotentPartition(self.bootstrap, self.topic, self.kind, resume_state, self.extra_config)
+        return _IdempotentPartition(self.bootstrap, self.topic, self.kind, resume_state, self.extra_config,
+                                    self.reader_config)

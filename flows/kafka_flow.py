@@ -11,6 +11,7 @@ from bytewax.dataflow import Dataflow
 
 from flows.dataflow import Outputs, build_flow
 from flows.exactly_once import IdempotentKafkaSink
+from flows.kafka_config import ConfigError, KafkaConfig, load_kafka_config
 from flows.kafka_io import AlignedKafkaSource, ensure_topics
 from flows.topics import INPUT_TOPICS, OUTPUT_TOPICS
 from schemas.codec import FUTURE_HORIZON_DAYS
@@ -20,18 +21,33 @@ __all__ = ["kafka_flow", "run_kafka"]
 
 def kafka_flow(bootstrap: str, *, stop_at_end: bool = False, input_topics: tuple[str, ...] = INPUT_TOPICS,
                output_topics: dict[str, str] | None = None, epoch_seconds: float = 0.0,
-               future_horizon_days: int | None = FUTURE_HORIZON_DAYS) -> Dataflow:
+               future_horizon_days: int | None = FUTURE_HORIZON_DAYS, config: KafkaConfig | None = None) -> Dataflow:
+    """The flow between Kafka topics; ``config`` (``flows.kafka_config``) carries the cluster's
+    client properties (TLS, SASL, ``client.id``, the consumer group) to every client."""
     outs = output_topics or OUTPUT_TOPICS
+    consumer = config.for_consumer() if config is not None else {}
+    producer = config.for_producer() if config is not None else {}
+    reader = {k: v for k, v in consumer.items() if k != "group.id"}
     return build_flow(
         AlignedKafkaSource(bootstrap, list(input_topics), stop_at_end=stop_at_end, epoch_seconds=epoch_seconds,
-                           future_horizon_days=future_horizon_days),
-        Outputs(*(IdempotentKafkaSink(bootstrap, outs[name], name)
+                           future_horizon_days=future_horizon_days, extra_config=consumer),
+        Outputs(*(IdempotentKafkaSink(bootstrap, outs[name], name, producer, reader)
                   for name in ("notifications", "assignments", "dead_letters", "outcomes"))),
         future_horizon_days=future_horizon_days,
     )
 
 
-def _safe_start(bootstrap: str, outputs: list[str], args: argparse.Namespace) -> bool:
+def kafka_config_of(args: argparse.Namespace) -> KafkaConfig:
+    """The run's Kafka configuration: ``--kafka-config`` (or ``FAMILYCARD_KAFKA_CONFIG``), the
+    ``FAMILYCARD_KAFKA_*`` environment, then ``--kafka`` (``flows.kafka_config``)."""
+    import os
+    from pathlib import Path
+
+    path = getattr(args, "kafka_config", None) or os.environ.get("FAMILYCARD_KAFKA_CONFIG")
+    return load_kafka_config(Path(path) if path else None, os.environ, args.kafka)
+
+
+def _safe_start(bootstrap: str, outputs: list[str], args: argparse.Namespace, config: KafkaConfig) -> bool:
     """A start that never re-decides history (issue 14): without recovery state to resume from,
     reading the inputs from offset 0 decides them again, and over output topics that already hold
     a run's records (rejected replies, lapses, assignments) that can contradict them. Refuse,
@@ -44,7 +60,8 @@ def _safe_start(bootstrap: str, outputs: list[str], args: argparse.Namespace) ->
         # A recovery directory names the run: with state it resumes; empty, the run never closed
         # an epoch, and replaying its first one rewrites the same records (the sinks are idempotent).
         return True
-    written = topics_holding_records(bootstrap, outputs)
+    reader = {k: v for k, v in config.for_consumer().items() if k != "group.id"}
+    written = topics_holding_records(bootstrap, outputs, extra_config=reader)
     if not written:
         return True
     print(f"familycard run: the output topics {', '.join(written)} already hold records and there is no recovery "
@@ -60,22 +77,29 @@ def run_kafka(args: argparse.Namespace) -> int:
 
     if args.epoch_seconds is None:
         args.epoch_seconds = default_epoch_seconds(live=True, recovery=args.recovery is not None)
-    bootstrap = args.kafka
-    inputs = tuple(args.input_prefix + t for t in INPUT_TOPICS)
-    outputs = {k: args.output_prefix + v for k, v in OUTPUT_TOPICS.items()}
+    try:
+        config = kafka_config_of(args)
+    except ConfigError as exc:
+        print(f"familycard run: {exc}", file=sys.stderr)
+        return 2
+    bootstrap = config.bootstrap
+    inputs = tuple(config.topic(t, args.input_prefix) for t in INPUT_TOPICS)
+    outputs = {k: config.topic(v, args.output_prefix) for k, v in OUTPUT_TOPICS.items()}
     if args.process_id is None:
-        problem = _unreachable(bootstrap)
+        problem = _unreachable(bootstrap, config)
         if problem:
             print(f"familycard run: {problem}", file=sys.stderr)
             return 2
-        if not _safe_start(bootstrap, list(outputs.values()), args):
+        if not _safe_start(bootstrap, list(outputs.values()), args, config):
             return 2
-        _say_what_runs(args, inputs, outputs)
-    ensure_topics(bootstrap, [*inputs, *outputs.values()])
+        _say_what_runs(args, inputs, outputs, config)
+    ensure_topics(bootstrap, [*inputs, *outputs.values()], config.partitions,
+                  replication_factor=config.replication_factor, extra_config=config.for_admin())
     if args.workers > 1 and args.process_id is None:
         from flows.runner import run_cluster
 
         argv = ["run", "--kafka", bootstrap, "--epoch-seconds", str(args.epoch_seconds),
+                *(["--kafka-config", str(args.kafka_config)] if getattr(args, "kafka_config", None) else []),
                 "--state", args.state, "--shards", str(args.shards),
                 "--future-horizon-days", str(args.future_horizon_days),
                 "--input-prefix", args.input_prefix, "--output-prefix", args.output_prefix]
@@ -91,7 +115,7 @@ def run_kafka(args: argparse.Namespace) -> int:
     addresses = args.addresses.split(";") if args.addresses else None
     stopped = run_local(kafka_flow(bootstrap, stop_at_end=args.stop_at_end, epoch_seconds=args.epoch_seconds,
                                    input_topics=inputs, output_topics=outputs,
-                                   future_horizon_days=args.future_horizon_days),
+                                   future_horizon_days=args.future_horizon_days, config=config),
                         process_id=args.process_id,
                         addresses=addresses, recovery_dir=args.recovery, epoch_seconds=args.epoch_seconds)
     if args.process_id is None:
@@ -103,7 +127,7 @@ def run_kafka(args: argparse.Namespace) -> int:
 _HOST_PORT = re.compile(r"^[A-Za-z0-9._\-\[\]:]+:\d{1,5}$")
 
 
-def _unreachable(bootstrap: str, timeout: float = 10.0) -> str | None:
+def _unreachable(bootstrap: str, config: KafkaConfig | None = None, timeout: float = 10.0) -> str | None:
     """Why the broker at ``bootstrap`` cannot be used, in one line naming it; None if it answers."""
     from confluent_kafka.admin import AdminClient
 
@@ -111,7 +135,9 @@ def _unreachable(bootstrap: str, timeout: float = 10.0) -> str | None:
     if bad:
         return f"--kafka {bootstrap!r}: expected HOST:PORT[,HOST:PORT...], not {bad[0]!r}"
     try:
-        AdminClient({"bootstrap.servers": bootstrap, "logger": _quiet}).list_topics(timeout=timeout)
+        admin = {**(config.for_admin() if config is not None else {}), "bootstrap.servers": bootstrap,
+                 "logger": _quiet}
+        AdminClient(admin).list_topics(timeout=timeout)
     except Exception as exc:  # noqa: BLE001 - any failure means the same thing to the operator
         return f"cannot reach the Kafka broker at {bootstrap} within {timeout:.0f} s ({exc}); check --kafka and the network"
     return None
@@ -130,7 +156,8 @@ class _Quiet:
 _quiet = _Quiet()
 
 
-def _say_what_runs(args: argparse.Namespace, inputs: tuple[str, ...], outputs: dict[str, str]) -> None:
+def _say_what_runs(args: argparse.Namespace, inputs: tuple[str, ...], outputs: dict[str, str],
+                   config: KafkaConfig) -> None:
     """One line at start: what this run reads and writes, where its state is, where its metrics are."""
     from flows.metrics import BUILD_INFO
     from flows.runner import recovery_has_state
@@ -141,6 +168,10 @@ def _say_what_runs(args: argparse.Namespace, inputs: tuple[str, ...], outputs: d
     else:
         recovery = f"{args.recovery} ({'resuming' if recovery_has_state(args.recovery) else 'new'})"
     metrics = f"http://127.0.0.1:{args.metrics_port}/metrics" if args.metrics_port else "off (--metrics-port)"
-    print(f"familycard {version}: kafka {args.kafka}; inputs {', '.join(inputs)}; outputs "
+    shown = config.redacted()
+    props = {**shown["properties"], **shown["consumer"]}
+    print(f"familycard {version}: kafka {config.bootstrap} (group {config.group_id}, client {config.client_id}"
+          f"{', ' + ', '.join(f'{k}={v}' for k, v in sorted(props.items())) if props else ''}); "
+          f"inputs {', '.join(inputs)}; outputs "
           f"{', '.join(outputs.values())}; {args.workers} process(es); recovery {recovery}; metrics {metrics}",
           file=sys.stderr)

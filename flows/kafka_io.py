@@ -142,7 +142,8 @@ def _raise_fatal(err: KafkaError) -> None:
 
 
 def ensure_topics(bootstrap: str, topics: Iterable[str], partitions: int = 1, *,
-                  replication_factor: int = -1, timeout: float = 30.0) -> None:
+                  replication_factor: int = -1, timeout: float = 30.0,
+                  extra_config: Mapping[str, Any] | None = None) -> None:
     """Create the missing topics and wait until the broker lists them with leaders.
 
     Existing topics are left as they are (also their partition count): several processes may
@@ -152,7 +153,7 @@ def ensure_topics(bootstrap: str, topics: Iterable[str], partitions: int = 1, *,
     wanted = list(dict.fromkeys(topics))
     if not wanted:
         return
-    admin = AdminClient(_base_client_config(bootstrap))
+    admin = AdminClient({**_base_client_config(bootstrap), **(extra_config or {})})
     deadline = time.monotonic() + timeout
     present = admin.list_topics(timeout=timeout).topics
     missing = [t for t in wanted if t not in present]
@@ -594,7 +595,21 @@ class AlignedKafkaPartition(StatefulSourcePartition[RawMessage, AlignedState]):
             state[SEQ_KEY] = tick.seq - 1
         if self._clock.done is not None:
             state[DAY_KEY] = self._clock.done
+        self._commit(state)
         return state
+
+    def _commit(self, state: AlignedState) -> None:
+        """Tell the consumer group how far the flow has read (what recovery resumes from), so
+        standard lag tooling (``kafka-consumer-groups``, Burrow, exporters) sees the flow. The
+        flow itself resumes from its recovery state, never from these."""
+        offsets = [TopicPartition(p.topic, p.partition, state[p.name]) for p in self._parts.values()
+                   if p.name in state]
+        if not offsets:
+            return
+        try:
+            self._consumer.commit(offsets=offsets, asynchronous=True)
+        except KafkaException as exc:  # a broker without group support, or a rebalance: lag tooling only
+            log.debug("kafka: committing offsets for lag tooling failed: %s", exc)
 
     def close(self) -> None:
         self._consumer.close()
@@ -815,10 +830,11 @@ class KafkaTopicSink(DynamicSink[tuple[bytes | str | None, bytes]]):
         return _TopicSinkPartition(self.topic, config, self.flush_interval)
 
 
-def topics_holding_records(bootstrap: str, topics: Sequence[str], *, timeout: float = 10.0) -> list[str]:
+def topics_holding_records(bootstrap: str, topics: Sequence[str], *, timeout: float = 10.0,
+                           extra_config: Mapping[str, Any] | None = None) -> list[str]:
     """Those of ``topics`` that hold at least one record (a partition whose high watermark is
     above its low one); a topic that does not exist holds none."""
-    consumer = Consumer({**_base_client_config(bootstrap), "group.id": _GROUP_ID + "-probe",
+    consumer = Consumer({**_base_client_config(bootstrap), **(extra_config or {}), "group.id": _GROUP_ID + "-probe",
                          "enable.auto.commit": False})
     try:
         meta = consumer.list_topics(timeout=timeout).topics
@@ -838,7 +854,8 @@ def topics_holding_records(bootstrap: str, topics: Sequence[str], *, timeout: fl
 
 
 def read_topic(bootstrap: str, topic: str, *, timeout: float = 10.0,
-               start: Mapping[int, int] | None = None) -> list[tuple[bytes | None, bytes]]:
+               start: Mapping[int, int] | None = None,
+               extra_config: Mapping[str, Any] | None = None) -> list[tuple[bytes | None, bytes]]:
     """Every ``(key, value)`` of ``topic`` from the beginning to its end now, by partition then offset.
 
     ``start`` gives, per partition, the first offset to read instead of the beginning.
@@ -847,7 +864,7 @@ def read_topic(bootstrap: str, topic: str, *, timeout: float = 10.0,
     ListOffsets(latest) with the last record batch's base offset + 1, not the log end.
     """
     deadline = time.monotonic() + timeout
-    consumer = Consumer({**_base_client_config(bootstrap), "group.id": _GROUP_ID + "-reader",
+    consumer = Consumer({**_base_client_config(bootstrap), **(extra_config or {}), "group.id": _GROUP_ID + "-reader",
                          "enable.auto.commit": False, "enable.partition.eof": True, "fetch.wait.max.ms": 20})
     try:
         tmeta = consumer.list_topics(topic, timeout=timeout).topics.get(topic)
