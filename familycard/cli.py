@@ -10,6 +10,9 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from familycard.logs import FORMATS, LEVELS
+from familycard.logs import setup as setup_logs
+
 __all__ = ["main"]
 
 OUTPUT_FILES = ("notifications.jsonl", "assignments.jsonl", "dead-letters.jsonl", "outcomes.jsonl")
@@ -29,6 +32,10 @@ def _add_population_args(p: argparse.ArgumentParser) -> None:
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="familycard", description=__doc__)
+    parser.add_argument("--log-level", choices=LEVELS, default=os.environ.get("FAMILYCARD_LOG_LEVEL", "info"),
+                        help="log level (info; also FAMILYCARD_LOG_LEVEL)")
+    parser.add_argument("--log-format", choices=FORMATS, default=os.environ.get("FAMILYCARD_LOG_FORMAT", "text"),
+                        help="text, or json: one JSON object a line for log collectors (also FAMILYCARD_LOG_FORMAT)")
     sub = parser.add_subparsers(dest="command", required=True)
 
     run = sub.add_parser("run", help="run the flows: embedded default, a file replay, or live on Kafka")
@@ -343,11 +350,9 @@ def cmd_simulate_citizens(args: argparse.Namespace) -> int:
 
 
 def cmd_tick(args: argparse.Namespace) -> int:
-    import logging
 
     from familycard.scheduler import run_scheduler
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     tz = dt.timezone(dt.timedelta(hours=args.utc_offset))
     n = run_scheduler(args.kafka, args.topic, first=args.start, tz=tz,
                       grace=dt.timedelta(minutes=args.grace_minutes), once=args.once)
@@ -420,6 +425,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    setup_logs(args.log_level, args.log_format)
     if args.command == "generate":
         return cmd_generate(args)
     if args.command == "simulate-citizens":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import re
 import sys
 import time
@@ -119,8 +120,10 @@ def run_kafka(args: argparse.Namespace) -> int:
                         process_id=args.process_id,
                         addresses=addresses, recovery_dir=args.recovery, epoch_seconds=args.epoch_seconds)
     if args.process_id is None:
-        print(f"kafka run {'stopped' if stopped else 'finished'} after {time.perf_counter() - t0:.1f} s",
-              file=sys.stderr)
+        seconds = time.perf_counter() - t0
+        logging.getLogger("familycard").info(f"kafka run {'stopped' if stopped else 'finished'} after {seconds:.1f} s",
+                                             extra={"fields": {"event": "stop" if stopped else "end",
+                                                               "seconds": round(seconds, 1)}})
     return 0
 
 
@@ -170,8 +173,10 @@ def _say_what_runs(args: argparse.Namespace, inputs: tuple[str, ...], outputs: d
     metrics = f"http://127.0.0.1:{args.metrics_port}/metrics" if args.metrics_port else "off (--metrics-port)"
     shown = config.redacted()
     props = {**shown["properties"], **shown["consumer"]}
-    print(f"familycard {version}: kafka {config.bootstrap} (group {config.group_id}, client {config.client_id}"
-          f"{', ' + ', '.join(f'{k}={v}' for k, v in sorted(props.items())) if props else ''}); "
-          f"inputs {', '.join(inputs)}; outputs "
-          f"{', '.join(outputs.values())}; {args.workers} process(es); recovery {recovery}; metrics {metrics}",
-          file=sys.stderr)
+    text = (f"familycard {version}: kafka {config.bootstrap} (group {config.group_id}, client {config.client_id}"
+            f"{', ' + ', '.join(f'{k}={v}' for k, v in sorted(props.items())) if props else ''}); "
+            f"inputs {', '.join(inputs)}; outputs {', '.join(outputs.values())}; {args.workers} process(es); "
+            f"recovery {recovery}; metrics {metrics}")
+    logging.getLogger("familycard").info(text, extra={"fields": {
+        "event": "start", "version": version, "kafka": shown, "inputs": list(inputs),
+        "outputs": list(outputs.values()), "workers": args.workers, "recovery": recovery, "metrics": metrics}})

@@ -8,6 +8,7 @@ and sinks live on one worker, the keyed stages spread over all of them.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import signal
 import socket
@@ -61,17 +62,42 @@ def free_ports(n: int) -> list[int]:
 
 
 def init_recovery(recovery_dir: Path, partitions: int) -> None:
-    """Create ``partitions`` empty Bytewax recovery partitions in ``recovery_dir``."""
-    recovery_dir.mkdir(parents=True, exist_ok=True)
+    """Create ``partitions`` empty Bytewax recovery partitions in ``recovery_dir``.
+
+    Private: the directory 0700 (before Bytewax writes into it), its SQLite files 0600. The
+    snapshots hold personal data and are unpickled on resume: whoever can write them can run
+    code as this user (docs/DESIGN.md, "Trust boundaries and data at rest"). Files SQLite
+    creates later (WAL, journals) follow the umask, but the 0700 directory keeps others out.
+    """
+    from state.seed import make_private
+
+    recovery_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    make_private(recovery_dir)
     init_db_dir(recovery_dir, partitions)
+    make_private(recovery_dir)
 
 
 def ensure_recovery(recovery_dir: Path, processes: int = 1) -> None:
     """Initialise a missing or empty recovery directory. A cluster's parent calls it before it
     starts the processes: two processes initialising one directory at once race on its SQLite
-    files ("database is locked")."""
+    files ("database is locked").
+
+    An existing directory is made private too (0700, its files 0600: what this user owns), and
+    one that others can still write is refused: a run resumes by unpickling its snapshots."""
+    import stat
+
+    from state.seed import make_private
+
     if not recovery_dir.exists() or not any(recovery_dir.iterdir()):
         init_recovery(recovery_dir, max(1, processes))
+    else:
+        make_private(recovery_dir)
+    st = recovery_dir.stat()
+    if stat.S_IMODE(st.st_mode) & 0o022:
+        raise ValueError(f"the recovery directory {recovery_dir} is writable by other users (mode "
+                         f"{stat.S_IMODE(st.st_mode):o}, owner uid {st.st_uid}): a run resumes by unpickling its "
+                         f"snapshots, so whoever can write them can run code as this user. Make it private "
+                         f"(its owner: chmod 700) or use another directory")
 
 
 def recovery_has_state(recovery_dir: Path | None) -> bool:
@@ -148,8 +174,9 @@ def run_local(flow: Dataflow, *, process_id: int | None = None, addresses: list[
             raise
         what = str(interrupt) if isinstance(interrupt, _Signalled) else "SIGINT"
         who = "" if process_id is None else f" (process {process_id})"
-        print(f"familycard: stopped by {what}{who}"
-              f"{'; the next run with the same --recovery resumes' if recovery_dir else ''}", file=sys.stderr)
+        logging.getLogger("familycard").warning(
+            f"stopped by {what}{who}{'; the next run with the same --recovery resumes' if recovery_dir else ''}",
+            extra={"fields": {"event": "stopped", "signal": what, "process": process_id}})
         return True
     return False
 
@@ -213,8 +240,9 @@ def _supervise(worker_argv: Sequence[str], processes: int, stop: list[int]) -> b
         codes = [p.poll() for p in procs]
         if stop:
             _stop_all(procs)
-            print(f"familycard: {signal.Signals(stop[0]).name} received; stopped all {processes} processes",
-                  file=sys.stderr)
+            logging.getLogger("familycard").warning(
+                f"{signal.Signals(stop[0]).name} received; stopped all {processes} processes",
+                extra={"fields": {"event": "stopped", "signal": signal.Signals(stop[0]).name, "processes": processes}})
             return True
         if any(c not in (None, 0) for c in codes) or all(c == 0 for c in codes):
             break

@@ -118,3 +118,21 @@ def test_healthz_and_readyz_beside_metrics() -> None:
     finally:
         metrics.KAFKA_LAG.remove("t", "0")
         server.shutdown()
+
+
+def test_json_logs_carry_fields_and_never_secrets(capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+    import logging
+
+    from familycard.logs import setup
+
+    setup("info", "json")
+    try:
+        logging.getLogger("familycard").info("start", extra={"fields": {"event": "start", "workers": 2}})
+        logging.getLogger("familycard").debug("not shown at info")
+    finally:
+        setup("warning", "text")
+    lines = [json.loads(x) for x in capsys.readouterr().err.splitlines() if x.startswith("{")]
+    assert len(lines) == 1
+    assert lines[0]["msg"] == "start" and lines[0]["event"] == "start" and lines[0]["workers"] == 2
+    assert lines[0]["level"] == "info" and lines[0]["logger"] == "familycard" and lines[0]["ts"].endswith("+00:00")
