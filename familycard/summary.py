@@ -24,7 +24,7 @@ def accounted_now() -> dict[str, float]:
     return out
 
 
-FUNNEL_STEPS = ("offered", "reminded", "consented", "refused", "lapsed", "withdrawn", "closed")
+FUNNEL_STEPS = ("offered", "reminded", "consented", "refused", "lapsed", "withdrawn", "changed", "closed")
 
 
 @dataclass

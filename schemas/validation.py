@@ -48,7 +48,9 @@ EVENT_TYPES: frozenset[str] = frozenset({
     "award", "kandas_status", "pension_assigned", "unemployed_registered",
     "unemployed_deregistered", "sms_reply", "day",
 })
-OUTPUT_KINDS: frozenset[str] = frozenset({"notification", "assignment", "dead_letter"})
+OUTPUT_KINDS: frozenset[str] = frozenset({"notification", "assignment", "dead_letter", "outcome"})
+"""Output record kinds, one schema each in ``schemas/outputs/``; ``outcome`` is the extension
+topic ``offer-outcomes`` (not in contract §2)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -303,7 +305,8 @@ def validate_event(obj: object) -> Invalid | None:
 
 
 def validate_output(kind: str, obj: object) -> Invalid | None:
-    """``None`` if ``obj`` is a valid ``notification``/``assignment``/``dead_letter`` record (§2)."""
+    """``None`` if ``obj`` is a valid ``notification``/``assignment``/``dead_letter`` record (§2) or
+    ``outcome`` record (the extension topic ``offer-outcomes``)."""
     compiled = _OUTPUTS.get(kind)
     if compiled is None:
         raise ValueError(f"unknown output kind {kind!r}; expected one of {sorted(OUTPUT_KINDS)}")

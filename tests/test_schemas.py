@@ -88,8 +88,10 @@ DEAD_LETTER: dict[str, Any] = {
     "received": '{"event_id": "bad-3", "type": "disability_ruling"}',
     "error": {"code": "schema", "message": "data.group must be one of I, II, III, child", "path": "data.group"},
 }
+OUTCOME: dict[str, Any] = {"notification_id": "n-013a85456bd880d648c8", "code": "targeted_social_assistance",
+                           "outcome": "consented", "on": "2026-01-16"}
 OUTPUTS: dict[str, dict[str, Any]] = {"notification": NOTIFICATION, "assignment": ASSIGNMENT,
-                                      "dead_letter": DEAD_LETTER}
+                                      "dead_letter": DEAD_LETTER, "outcome": OUTCOME}
 
 # Contract §1: the fields without "?" in the table, as paths.
 ENVELOPE = ["event_id", "type", "iin", "occurred_on", "recorded_at"]
