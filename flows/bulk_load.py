@@ -370,7 +370,7 @@ def bulk_load(inputs: Sequence[Path], seed_dir: Path, *, dead_letters: Path | No
     if seed_dir.exists() and any(seed_dir.iterdir()):
         raise FileExistsError(f"{seed_dir} is not empty; a seed is built into a new directory")
     t0 = time.perf_counter()
-    seed_dir.mkdir(parents=True, exist_ok=True)
+    seed_dir.mkdir(mode=0o700, parents=True, exist_ok=True)  # private from the start (SeedWriter makes sure)
     spill = Path(tempfile.mkdtemp(prefix="spill-", dir=seed_dir))
     job = _Job(tuple(str(p) for p in inputs), str(seed_dir), str(spill), workers, shards,
                min(groups, shards), params or load_params())

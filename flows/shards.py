@@ -23,7 +23,7 @@ from typing import Any, Protocol
 from bytewax.operators import StatefulBatchLogic
 
 from flows import metrics
-from state.seed import SeedReader
+from state.seed import SeedReader, safe_loads
 
 __all__ = ["BROADCAST", "BROADCAST_HELD", "KeyLogic", "ShardLogic", "ShardState", "shard_of", "shard_number", "set_snapshots", "set_packed",
            "set_shards", "set_seed", "configured_shards", "DEFAULT_SHARDS"]
@@ -150,7 +150,7 @@ class ShardLogic(StatefulBatchLogic[tuple[str, Any], Any, ShardState | None]):
             self.packed = dict(packed_slots)
             self.eof_keys = set(eof_keys)
             if not self.is_packed:
-                self.live = {k: pickle.loads(b) for k, b in self.packed.items()}
+                self.live = {k: safe_loads(b) for k, b in self.packed.items()}
             self._count(len(self.packed))
             if restored is not None:
                 restored(self.packed, self.eof_keys)
@@ -169,7 +169,7 @@ class ShardLogic(StatefulBatchLogic[tuple[str, Any], Any, ShardState | None]):
         if self.is_packed:
             self.packed = slots
         else:
-            self.live = {k: pickle.loads(b) for k, b in slots.items()}
+            self.live = {k: safe_loads(b) for k, b in slots.items()}
             if self.snapshots:  # the first snapshot must hold them: live mode pickles only dirty keys
                 self.packed = slots
         self._count(len(slots))
@@ -179,7 +179,7 @@ class ShardLogic(StatefulBatchLogic[tuple[str, Any], Any, ShardState | None]):
     def _load(self, key: str) -> tuple[bool, Any]:
         if self.is_packed:
             blob = self.packed.get(key)
-            return (False, None) if blob is None else (True, pickle.loads(blob))
+            return (False, None) if blob is None else (True, safe_loads(blob))
         slot = self.live.get(key, _MISSING)
         return (False, None) if slot is _MISSING else (True, slot)
 

@@ -12,7 +12,6 @@ source sequence first: Bytewax groups a batch by key, which loses the read order
 from __future__ import annotations
 
 import logging
-import pickle
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -48,6 +47,7 @@ from state.offers import (
 from state.person import ROLE_SUBJECT
 from state.person_stage import PersonOutput, PersonSettings, PersonSlot, Rejection
 from state.rights import Ledger, NoticeOut, OfferOut, Right
+from state.seed import safe_loads
 
 __all__ = ["PersonLogic", "CalendarLogic", "CalendarKeyLogic", "calendar_step", "count_restored_timers",
            "count_restored_held", "FamilyLogic",
@@ -188,14 +188,14 @@ def _copy_calendar(slot: DueSlot | BirthSlot | None) -> Any:
 def count_restored_held(slots: dict[str, bytes], waiting: set[str]) -> None:
     """Person slots restored from recovery: the facts they hold join the held gauge (only the
     keys that hold something are unpacked)."""
-    held = sum(pickle.loads(slots[k]).held_facts() for k in waiting if k in slots)
+    held = sum(safe_loads(slots[k]).held_facts() for k in waiting if k in slots)
     if held:
         metrics.child(metrics.HELD_NOW, "facts").inc(held)
 
 
 def count_restored_timers(slots: dict[str, bytes], waiting: set[str] | None = None) -> None:
     """Calendar slots restored from recovery or a seed: their pending timers join the gauge."""
-    pending = sum(_pending(pickle.loads(b)) for k, b in slots.items() if k.startswith("d:"))
+    pending = sum(_pending(safe_loads(b)) for k, b in slots.items() if k.startswith("d:"))
     if pending:
         metrics.state_size(metrics.CALENDAR_TIMERS).inc(pending)
 
