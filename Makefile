@@ -18,20 +18,22 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(PY) -m familycard run --output out
 
-## make tools: Prometheus (prometheus, promtool) and docker-compose, which the observability tests
-## run, and chromium, which opens the what-if report in tests/test_whatif_report.py; installed with
+## make tools: Prometheus (prometheus, promtool), Alertmanager (prometheus-alertmanager, amtool),
+## docker-compose and yq (YAML as JSON for the alert tests), which the observability tests run,
+## and chromium, which opens the what-if report in tests/test_whatif_report.py; installed with
 ## apt-get when missing and we are root (CI), else a note (those tests then fail or skip)
 OBS_TOOLS := prometheus promtool docker-compose chromium
 tools:
-	@missing=""; for t in $(OBS_TOOLS); do command -v $$t >/dev/null 2>&1 || missing="$$missing $$t"; done; \
+	@missing=""; for t in $(OBS_TOOLS) prometheus-alertmanager amtool yq; do command -v $$t >/dev/null 2>&1 || missing="$$missing $$t"; done; \
+	pkgs="prometheus prometheus-alertmanager docker-compose chromium yq"; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-	    echo "installing prometheus docker-compose chromium (missing:$$missing)"; \
+	    echo "installing $$pkgs (missing:$$missing)"; \
 	    export DEBIAN_FRONTEND=noninteractive; \
-	    apt-get install -y -q --no-install-recommends prometheus docker-compose chromium >/dev/null 2>&1 \
-	      || { apt-get update -q >/dev/null && apt-get install -y -q --no-install-recommends prometheus docker-compose chromium >/dev/null; }; \
+	    apt-get install -y -q --no-install-recommends $$pkgs >/dev/null 2>&1 \
+	      || { apt-get update -q >/dev/null && apt-get install -y -q --no-install-recommends $$pkgs >/dev/null; }; \
 	  else \
-	    echo "missing:$$missing; install Prometheus, docker-compose and chromium (Debian: apt-get install prometheus docker-compose chromium)"; \
+	    echo "missing:$$missing; install Prometheus, Alertmanager, docker-compose, chromium and yq (Debian: apt-get install $$pkgs)"; \
 	  fi; \
 	fi
 
@@ -40,7 +42,7 @@ test: $(STAMP) tools lint typecheck
 	$(PY) -m pytest -q
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check state rules schemas flows familycard tests deploy
+	$(VENV)/bin/ruff check state rules schemas flows familycard tests deploy examples bench
 
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy

@@ -9,7 +9,9 @@ stopping it. Against any other Prometheus::
 
 Needs matplotlib (``pip install -e '.[dashboard]'``). Grafana itself is not needed: each
 panel's expressions are evaluated with ``/api/v1/query_range`` (time series) or
-``/api/v1/query`` (bar gauges and stats) and drawn with a simple reading of its unit.
+``/api/v1/query`` (bar gauges and stats) and drawn with a simple reading of its unit. The
+dashboard's ``$job`` and ``$instance`` variables are ``--job`` (default ``familycard``) and
+``--instance`` (a regular expression, default ``.*``: every process).
 """
 
 from __future__ import annotations
@@ -27,7 +29,10 @@ from typing import Any
 
 __all__ = ["render"]
 
-DEFAULT_VARS = {"$__rate_interval": "1m", "$__range": "1h", "$__interval": "15s"}
+# Grafana's built-ins, and the dashboard's variables at their defaults: the familycard job, all of
+# its processes (the instance variable's "All" is ".*").
+DEFAULT_VARS = {"$__rate_interval": "1m", "$__range": "1h", "$__interval": "15s", "$job": "familycard",
+                "$instance": ".*"}
 _LEGEND = re.compile(r"\{\{\s*(\w+)\s*\}\}")
 
 
@@ -173,12 +178,15 @@ def main() -> None:
                         default=Path(__file__).parent / "grafana" / "dashboards" / "familycard.json")
     parser.add_argument("--minutes", type=float, default=60.0, help="time range to draw, ending now")
     parser.add_argument("--rate-interval", default="1m", help="value of Grafana's $__rate_interval")
+    parser.add_argument("--job", default="familycard", help="value of the dashboard's $job")
+    parser.add_argument("--instance", default=".*", help="value of the dashboard's $instance (a regex)")
     parser.add_argument("--output", type=Path, default=Path("dashboard.png"))
     args = parser.parse_args()
     end = time.time()
     start = end - args.minutes * 60
     out = render(args.prometheus, args.dashboard, start, end, args.output,
-                 {"$__rate_interval": args.rate_interval, "$__range": f"{int(args.minutes * 60)}s"})
+                 {"$__rate_interval": args.rate_interval, "$__range": f"{int(args.minutes * 60)}s",
+                  "$job": args.job, "$instance": args.instance})
     print(f"wrote {out}")
 
 

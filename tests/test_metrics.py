@@ -41,7 +41,8 @@ _IBAN = re.compile(r"\bKZ\d{2}[0-9A-Z]{10,}")
 _IDENTIFIER = re.compile(r"^([a-z0-9_.:+\-]*|\+Inf)$")
 _ALLOWED_LABELS = {"topic", "type", "code", "kind", "outcome", "output", "partition", "process", "le",
                    "step_id", "worker_index", "otel_scope_name", "quantile",
-                   "version", "bytewax", "python"}  # familycard_build_info: versions, not data
+                   "version", "bytewax", "python",  # familycard_build_info: versions, not data
+                   "name", "part_id", "worker_id"}  # Bytewax's recovery store (bytewax_partd_*): its operation, partition, worker
 
 
 def personal_data_in(text: str) -> list[str]:
