@@ -45,7 +45,20 @@ def _api(prom: str, path: str, **params: Any) -> dict[str, Any]:
     return dict(answer["data"])
 
 
+_CONTRACT_TOPICS = ("registry.population", "registry.civil", "registry.employment", "registry.disability",
+                    "registry.status", "sms.replies", "calendar")
+
+
+def _topic(value: str) -> str:
+    """A topic label without a deployment's prefix (``test123.registry.civil`` -> ``registry.civil``)."""
+    for name in _CONTRACT_TOPICS:
+        if value.endswith("." + name):
+            return name
+    return value
+
+
 def _legend(fmt: str, labels: dict[str, str]) -> str:
+    labels = {k: (_topic(v) if k == "topic" else v) for k, v in labels.items()}
     text = _LEGEND.sub(lambda m: labels.get(m.group(1), ""), fmt or "")
     return text.strip() or ",".join(f"{k}={v}" for k, v in labels.items() if k != "__name__") or "value"
 
