@@ -163,13 +163,14 @@ def _say_what_runs(args: argparse.Namespace, inputs: tuple[str, ...], outputs: d
                    config: KafkaConfig) -> None:
     """One line at start: what this run reads and writes, where its state is, where its metrics are."""
     from flows.metrics import BUILD_INFO
-    from flows.runner import recovery_has_state
+    from flows.runner import recovery_epoch
 
     version = next(iter(BUILD_INFO.collect())).samples[0].labels["version"]
     if args.recovery is None:
         recovery = "none (a restart reads the inputs from the beginning)"
     else:
-        recovery = f"{args.recovery} ({'resuming' if recovery_has_state(args.recovery) else 'new'})"
+        epoch = recovery_epoch(args.recovery)
+        recovery = f"{args.recovery} ({'new' if epoch is None else f'resuming after epoch {epoch}'})"
     metrics = f"http://127.0.0.1:{args.metrics_port}/metrics" if args.metrics_port else "off (--metrics-port)"
     shown = config.redacted()
     props = {**shown["properties"], **shown["consumer"]}

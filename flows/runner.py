@@ -25,7 +25,7 @@ from bytewax.recovery import RecoveryConfig, init_db_dir
 from bytewax.run import cli_main
 
 __all__ = ["run_local", "run_cluster", "free_ports", "init_recovery", "ensure_recovery", "default_epoch_seconds",
-           "recovery_has_state", "ClusterFailed", "STOP_GRACE_SECONDS",
+           "recovery_has_state", "recovery_epoch", "ClusterFailed", "STOP_GRACE_SECONDS",
            "LIVE_RECOVERY_EPOCH_SECONDS"]
 
 LIVE_RECOVERY_EPOCH_SECONDS = 0.25
@@ -98,6 +98,26 @@ def ensure_recovery(recovery_dir: Path, processes: int = 1) -> None:
                          f"{stat.S_IMODE(st.st_mode):o}, owner uid {st.st_uid}): a run resumes by unpickling its "
                          f"snapshots, so whoever can write them can run code as this user. Make it private "
                          f"(its owner: chmod 700) or use another directory")
+
+
+def recovery_epoch(recovery_dir: Path | None) -> int | None:
+    """The latest epoch the recovery directory holds snapshots of (a resume starts after it)."""
+    import sqlite3
+
+    if recovery_dir is None or not recovery_dir.is_dir():
+        return None
+    best: int | None = None
+    for db in recovery_dir.glob("*.sqlite3"):
+        con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+        try:
+            row = con.execute("SELECT max(snap_epoch) FROM snaps").fetchone()
+        except sqlite3.DatabaseError:
+            continue
+        finally:
+            con.close()
+        if row and row[0] is not None and (best is None or row[0] > best):
+            best = int(row[0])
+    return best
 
 
 def recovery_has_state(recovery_dir: Path | None) -> bool:

@@ -55,6 +55,9 @@ def test_a_run_with_recovery_resumes(kafka_bootstrap: str, unique_topic_prefix: 
     rec = tmp_path / "rec"
     assert _run(kafka_bootstrap, p, "--recovery", str(rec)) == 0
     assert recovery_has_state(rec)
+    from flows.runner import recovery_epoch
+
+    assert (recovery_epoch(rec) or 0) >= 1 and recovery_epoch(tmp_path / "none") is None
     notes = p + "out." + OUTPUT_TOPICS["notifications"]
     first = read_topic(kafka_bootstrap, notes)
     assert _run(kafka_bootstrap, p, "--recovery", str(rec)) == 0
