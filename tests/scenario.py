@@ -5,10 +5,12 @@ Shared by the file-replay and the Kafka end-to-end tests, so both check the same
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import orjson
 
+from flows.topics import topic_of
 from tests.factories import iin_for
 
 MUM = iin_for("1990-04-02", "female")
@@ -69,6 +71,21 @@ def lines() -> list[bytes]:
     msgs = [orjson.dumps(m) for m in messages()]
     dup = msgs[-3]  # the worker's dismissal again
     return msgs[:-1] + list(BAD_LINES.values()) + [dup] + msgs[-1:]
+
+
+def kafka_messages(topic: Callable[[str], str]) -> list[tuple[str, bytes | None, bytes]]:
+    """``lines()`` as ``(topic, key, value)`` for ``produce_all``: each to ``topic(contract topic)``,
+    keyed by its IIN when it has one; a line that is not JSON goes to registry.civil."""
+    out = []
+    for line in lines():
+        try:
+            obj = orjson.loads(line)
+        except orjson.JSONDecodeError:
+            obj = None
+        iin = obj.get("iin") if isinstance(obj, dict) else None
+        out.append((topic(topic_of(obj, default="registry.civil")), iin.encode() if isinstance(iin, str) else None,
+                    line))
+    return out
 
 
 # 4th child: 63 × 4 325 = 272 475; childcare 8.90 × 4 325 = 38 492.5 → 38 493;

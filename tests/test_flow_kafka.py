@@ -11,7 +11,7 @@ from bytewax.testing import run_main
 
 from flows.kafka_flow import kafka_flow
 from flows.kafka_io import ensure_topics, produce_all, read_topic
-from flows.topics import INPUT_TOPICS, OUTPUT_TOPICS, topic_of
+from flows.topics import INPUT_TOPICS, OUTPUT_TOPICS
 from schemas.validation import validate_output
 from tests import scenario
 
@@ -23,16 +23,7 @@ def test_scenario_over_kafka(kafka_bootstrap: str, unique_topic_prefix: str) -> 
     inputs = tuple(p + t for t in INPUT_TOPICS)
     outputs = {k: p + v for k, v in OUTPUT_TOPICS.items()}
     ensure_topics(kafka_bootstrap, [*inputs, *outputs.values()])
-    messages = []
-    for line in scenario.lines():
-        try:
-            obj = orjson.loads(line)
-        except orjson.JSONDecodeError:
-            obj = None
-        topic = p + topic_of(obj, default="registry.civil")
-        key = obj.get("iin").encode() if isinstance(obj, dict) and isinstance(obj.get("iin"), str) else None
-        messages.append((topic, key, line))
-    produce_all(kafka_bootstrap, messages)
+    produce_all(kafka_bootstrap, scenario.kafka_messages(lambda t: p + t))
 
     run_main(kafka_flow(kafka_bootstrap, stop_at_end=True, input_topics=inputs, output_topics=outputs),
              epoch_interval=dt.timedelta(0))

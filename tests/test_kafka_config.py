@@ -6,14 +6,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import orjson
 import pytest
 from confluent_kafka import Consumer, TopicPartition
 
 from familycard.cli import main
 from flows.kafka_config import ConfigError, load_kafka_config
 from flows.kafka_io import ensure_topics, produce_all, read_topic
-from flows.topics import INPUT_TOPICS, topic_of
+from flows.topics import INPUT_TOPICS
 from tests import scenario
 
 FILE = """
@@ -127,14 +126,7 @@ def test_a_run_from_a_config_file_uses_its_topics_and_commits_the_groups_offsets
                     f'[topics]\n"registry.civil" = "{civil}"\nnotifications = "{notes}"\n')
     topics = {t: (civil if t == "registry.civil" else p + t) for t in INPUT_TOPICS}
     ensure_topics(kafka_bootstrap, list(topics.values()))
-    msgs = []
-    for line in scenario.lines():
-        try:
-            obj = orjson.loads(line)
-        except orjson.JSONDecodeError:
-            obj = None
-        msgs.append((topics[topic_of(obj, default="registry.civil")], None, line))
-    produce_all(kafka_bootstrap, msgs)
+    produce_all(kafka_bootstrap, scenario.kafka_messages(topics.__getitem__))
     assert main(["run", "--kafka-config", str(path), "--stop-at-end", "--input-prefix", p, "--output-prefix",
                  p + "out.", "--shards", "16", "--recovery", str(tmp_path / "rec")]) == 0
     assert read_topic(kafka_bootstrap, notes), "notifications went to the configured topic"

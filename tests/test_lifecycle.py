@@ -13,7 +13,7 @@ import pytest
 
 from familycard.cli import main
 from flows.kafka_io import ensure_topics, produce_all
-from flows.topics import INPUT_TOPICS, topic_of
+from flows.topics import INPUT_TOPICS
 from tests import scenario
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -21,16 +21,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def _start(bootstrap: str, prefix: str, workers: int, tmp: Path) -> subprocess.Popen[str]:
     ensure_topics(bootstrap, [prefix + t for t in INPUT_TOPICS])
-    import orjson
-
-    msgs = []
-    for line in scenario.lines():
-        try:
-            obj = orjson.loads(line)
-        except orjson.JSONDecodeError:
-            obj = None
-        msgs.append((prefix + topic_of(obj, default="registry.civil"), None, line))
-    produce_all(bootstrap, msgs)
+    produce_all(bootstrap, scenario.kafka_messages(lambda t: prefix + t))
     return subprocess.Popen([sys.executable, "-m", "familycard", "run", "--kafka", bootstrap, "--input-prefix", prefix,
                              "--output-prefix", prefix + "out.", "--shards", "16", "--workers", str(workers),
                              "--recovery", str(tmp / "rec")],

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import orjson
 import pytest
 
 from familycard.cli import main
 from flows.kafka_io import ensure_topics, produce_all, read_topic, topics_holding_records
 from flows.runner import recovery_has_state
-from flows.topics import INPUT_TOPICS, OUTPUT_TOPICS, topic_of
+from flows.topics import INPUT_TOPICS, OUTPUT_TOPICS
 from tests import scenario
 
 pytestmark = pytest.mark.kafka
@@ -18,14 +17,7 @@ pytestmark = pytest.mark.kafka
 
 def _produce(bootstrap: str, prefix: str) -> None:
     ensure_topics(bootstrap, [prefix + t for t in INPUT_TOPICS])
-    msgs = []
-    for line in scenario.lines():
-        try:
-            obj = orjson.loads(line)
-        except orjson.JSONDecodeError:
-            obj = None
-        msgs.append((prefix + topic_of(obj, default="registry.civil"), None, line))
-    produce_all(bootstrap, msgs)
+    produce_all(bootstrap, scenario.kafka_messages(lambda t: prefix + t))
 
 
 def _run(bootstrap: str, prefix: str, *extra: str) -> int:
