@@ -1,4 +1,4 @@
-"""File and in-memory sources and sinks: JSON lines in, JSON lines out.
+"""The file source and sink: JSON lines in, JSON lines out.
 
 Each has exactly one partition, so with any number of workers one worker reads the file
 (in file order) and one writes each output file; the keyed stages in between spread the work.
@@ -7,7 +7,8 @@ A ``day`` tick always travels alone in its batch. Run with ``epoch_interval = 0`
 batch is an epoch), that makes each tick a barrier: Bytewax processes a stateful step's
 epochs in order, so everything the earlier messages caused, at every step and on every
 worker, is applied before anything the tick causes (see docs/DESIGN.md, "Ticks are barriers").
-Sinks snapshot their byte offset and truncate to it on resume, so a resumed replay writes
+Days with no tick are made up first, and every message carries the open day
+(``flows.tick_clock``, shared with the Kafka source). Sinks snapshot their byte offset and truncate to it on resume, so a resumed replay writes
 no line twice.
 """
 
