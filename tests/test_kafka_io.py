@@ -323,3 +323,30 @@ def test_ticks_are_alone_in_their_epochs_with_longer_epochs(kafka_bootstrap: str
     tick_epochs = [msgs for msgs in by_epoch.values() if any(_is_tick_message(m) for m in msgs)]
     assert len(tick_epochs) == 2 * DAYS  # each tick's two phases
     assert all(len(msgs) == 1 for msgs in tick_epochs), "a tick shares its epoch"
+
+
+def test_skipped_days_are_made_up_and_a_resume_in_the_middle_makes_up_the_rest(
+        kafka_bootstrap: str, unique_topic_prefix: str) -> None:
+    """The calendar skips 03-03 .. 03-06: the source releases made-up ticks for them, each alone
+    and in both phases, then 03-07. A snapshot taken between made-up days resumes there: every
+    day is released once in the end, in order (flows.tick_clock)."""
+    cal = unique_topic_prefix + "cal"
+    ensure_topics(kafka_bootstrap, [cal])
+    days = ["2026-03-01", "2026-03-02", "2026-03-07", "2026-03-08"]
+    produce_all(kafka_bootstrap, [(cal, None, orjson.dumps({"event_id": f"day-{d}", "type": "day", "occurred_on": d}))
+                                  for d in days])
+    source = AlignedKafkaSource(kafka_bootstrap, [cal], stop_at_end=True)
+    first = source.build_part("in", "aligned", None)
+    got = _drain(first, limit=4)  # 03-01, 03-02, made-up 03-03, 03-04
+    assert [(m.parsed["occurred_on"], m.filled) for m in got] == [
+        ("2026-03-01", False), ("2026-03-02", False), ("2026-03-03", True), ("2026-03-04", True)]
+    assert [m.open_day for m in got] == [None] + [dt.date.fromisoformat(d).toordinal()
+                                                  for d in ("2026-03-02", "2026-03-03", "2026-03-04")]
+    state = first.snapshot()
+    first.close()
+    again = source.build_part("in", "aligned", state)
+    rest = _drain(again)
+    again.close()
+    assert [(m.parsed["occurred_on"], m.filled) for m in rest] == [
+        ("2026-03-05", True), ("2026-03-06", True), ("2026-03-07", False), ("2026-03-08", False)]
+    assert rest[0].first_tick and not any(m.first_tick for m in rest[1:])  # a resumed source catches up once
