@@ -1,7 +1,7 @@
 """``familycard simulate-citizens``: the citizen simulator as its own process on Kafka.
 
 Reads the ``notifications`` topic with manual assignment (no consumer-group join), answers
-each offer as ``familycard.citizens.reply_for`` decides, and produces the replies to
+each offer as ``flows.citizens.reply_for`` decides, and produces the replies to
 ``sms.replies`` keyed by phone. Replies carry their own ``received_at``; the flow's aligned
 source releases them in event time.
 """
@@ -13,7 +13,7 @@ import time
 import orjson
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, Producer, TopicPartition
 
-from familycard.citizens import reply_for
+from flows.citizens import reply_for
 
 __all__ = ["simulate_citizens"]
 

@@ -32,8 +32,8 @@ from bytewax.dataflow import Dataflow, Stream
 from bytewax.inputs import Source
 from bytewax.outputs import Sink
 
-from familycard.citizens import reply_for
 from flows import metrics
+from flows.citizens import reply_for
 from flows.routing import CALENDAR, CALENDAR_ALL, FAMILY, LEDGER, OFFER_CALENDAR, PERSON, PERSON_HELD, Router, due_key
 from flows.shards import BROADCAST, BROADCAST_HELD, ShardLogic, configured_shards, shard_of
 from flows.stages import (

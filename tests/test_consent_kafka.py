@@ -151,7 +151,7 @@ def test_replaying_the_same_input_gives_the_same_assignments(produced: tuple[str
 
 
 def test_simulate_citizens_answers_offers_from_the_topic(kafka_bootstrap: str, unique_topic_prefix: str) -> None:
-    from familycard.citizens import reply_for
+    from flows.citizens import reply_for
     from flows.citizens_kafka import simulate_citizens
 
     notes, replies = unique_topic_prefix + "notifications", unique_topic_prefix + "sms.replies"

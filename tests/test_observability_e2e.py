@@ -36,9 +36,9 @@ from typing import Any
 import orjson
 import pytest
 
-from familycard.citizens import reply_for
 from familycard.cli import main
 from familycard.generator import corrupt, generate
+from flows.citizens import reply_for
 from flows.kafka_io import ensure_topics
 from flows.topics import INPUT_TOPICS, OUTPUT_TOPICS
 from tests.test_metrics import personal_data_in

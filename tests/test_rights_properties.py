@@ -24,8 +24,8 @@ from typing import Any
 import orjson
 import pytest
 
-from familycard.citizens import reply_for
 from familycard.generator import generate
+from flows.citizens import reply_for
 from rules import load_params
 from rules.conditions import verdict
 from rules.family_fold import family_view, guardians
