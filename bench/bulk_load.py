@@ -109,7 +109,7 @@ def measure(families: int, work: Path, seed: int = 7, log=print,  # type: ignore
     for workers in (1, 2):
         seed_dir = work / f"seed-w{workers}"
         shutil.rmtree(seed_dir, ignore_errors=True)
-        w = run_watched([PY, "-m", "familycard", "load", "--input", str(load_path), "--seed", str(seed_dir),
+        w = run_watched([PY, "-m", "familycard", "load", "--input", str(load_path), "--seed-dir", str(seed_dir),
                          "--workers", str(workers)], cwd=ROOT, timeout=3 * 3600)
         res.loads[workers] = _step(f"load w{workers}", w)
         log(f"[bulk] load, {workers} process(es): {w.wall:.1f} s, {res.load_rate(workers):,.0f} msg/s, "

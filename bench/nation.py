@@ -118,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
     seed = work / "seed"
     if not (seed / "seed.json").exists():
         subprocess.run(["rm", "-rf", str(seed)], check=True)
-        argv_load = [PY, "-m", "familycard", "load", "--seed", str(seed), "--workers", str(a.workers)]
+        argv_load = [PY, "-m", "familycard", "load", "--seed-dir", str(seed), "--workers", str(a.workers)]
         for p in loads:
             argv_load += ["--input", str(p)]
         w = _check("load", run_watched(argv_load, cwd=ROOT, timeout=6 * 3600, interval=1.0))

@@ -30,6 +30,16 @@ def _add_population_args(p: argparse.ArgumentParser) -> None:
                    help="share of messages replaced by typical bad input (to exercise dead letters)")
 
 
+class _Deprecated(argparse.Action):
+    """``load --seed DIR``: the old name of ``--seed-dir`` (``--seed`` is a random number for
+    ``run`` and ``generate``); still accepted, with a warning."""
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: object,
+                 option: str | None = None) -> None:
+        print(f"familycard load: {option} DIR is deprecated, use --seed-dir DIR", file=sys.stderr)
+        setattr(namespace, self.dest, values)
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="familycard", description=__doc__)
     parser.add_argument("--log-level", choices=LEVELS, default=os.environ.get("FAMILYCARD_LOG_LEVEL", "info"),
@@ -108,7 +118,10 @@ def _parser() -> argparse.ArgumentParser:
     load.add_argument("--input", type=Path, action="append", required=True,
                       help="JSON lines of load messages (registrations and late records); repeat for "
                            "several files, read in the order given")
-    load.add_argument("--seed", type=Path, required=True, help="directory to create the seed in (new or empty)")
+    where = load.add_mutually_exclusive_group(required=True)
+    where.add_argument("--seed-dir", dest="seed", type=Path, metavar="DIR",
+                       help="directory to create the seed in (new or empty)")
+    where.add_argument("--seed", dest="seed", type=Path, action=_Deprecated, help=argparse.SUPPRESS)
     load.add_argument("--dead-letters", type=Path, help="where dead letters go (default: SEED/dead-letters.jsonl)")
     load.add_argument("--workers", type=int, default=1, help="worker processes")
     load.add_argument("--shards", type=int, help="shards of the flow that will start from it (default 4096)")

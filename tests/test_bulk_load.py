@@ -161,7 +161,7 @@ def test_bad_load_lines_are_dead_lettered_as_the_stream_does(tmp_path: Path, cap
     assert sum(report.dead_letters.values()) == len(stream_dead)
     assert SeedReader(tmp_path / "seed").manifest["dead_letters"] == report.dead_letters
     # the command line names the counts by code and where the records went
-    assert main(["load", "--input", str(src), "--seed", str(tmp_path / "seed2"), "--shards", str(SHARDS)]) == 0
+    assert main(["load", "--input", str(src), "--seed-dir", str(tmp_path / "seed2"), "--shards", str(SHARDS)]) == 0
     said = capsys.readouterr().out
     assert "duplicate 1" in said and "unknown_person 1" in said and str(tmp_path / "seed2" / "dead-letters.jsonl") in said
 
@@ -198,7 +198,7 @@ def test_ticks_and_replies_belong_to_the_stream(tmp_path: Path) -> None:
 
 def test_cli_load_then_run(population: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     seed = tmp_path / "seed"
-    assert main(["load", "--input", str(population["load"]), "--seed", str(seed), "--shards", str(SHARDS),
+    assert main(["load", "--input", str(population["load"]), "--seed-dir", str(seed), "--shards", str(SHARDS),
                  "--workers", "2"]) == 0
     said = capsys.readouterr().out
     assert "families" in said and "last recorded 2025-12-31" in said
@@ -341,3 +341,12 @@ def test_whatif_from_a_seed(population: dict[str, Path], tmp_path: Path, workers
     if workers == 1:  # 2 processes may differ in the reasons of same-day events (contract §1)
         assert base == _outputs(seeded)
     assert (whatif / "summary.json").exists() and (whatif / "report.html").exists()
+
+
+def test_load_seed_is_a_deprecated_alias_of_seed_dir(population: dict[str, Path], tmp_path: Path,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    """``load --seed DIR`` (the old name; ``--seed`` is a random number for run and generate) still works."""
+    assert main(["load", "--input", str(population["load"]), "--seed", str(tmp_path / "old"),
+                 "--shards", str(SHARDS)]) == 0
+    assert "deprecated, use --seed-dir" in capsys.readouterr().err
+    assert (tmp_path / "old").is_dir()
