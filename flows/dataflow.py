@@ -40,6 +40,7 @@ from flows.stages import (
     CalendarKeyLogic,
     CalendarLogic,
     FamilyLogic,
+    Keyed,
     LedgerLogic,
     Notice,
     OfferLogic,
@@ -48,6 +49,7 @@ from flows.stages import (
     count_restored_timers,
 )
 from rules import Params, load_params
+from rules.decisions import CHANGE, OFFER, REMINDER, WITHDRAWAL
 from rules.family_fold import FamilyFold
 from rules.ledger import LedgerLogic as DomainLedger
 from schemas.codec import (
@@ -83,7 +85,6 @@ from state.person_stage import PersonSettings, Rejection
 
 __all__ = ["Outputs", "build_flow"]
 
-Keyed = tuple[str, Any]
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,17 +140,17 @@ BAD_INPUT = "bad_input"  # a destination next to routing's: the dead letter of a
 def encode_offer_output(value: Any) -> tuple[str, str, bytes]:
     if isinstance(value, IssuedOffer):
         rec = value.record
-        metrics.child(metrics.NOTIFICATIONS, rec["code"], "offer").inc()
+        metrics.child(metrics.NOTIFICATIONS, rec["code"], OFFER).inc()
         return NOTIFICATION, rec["iin"], orjson.dumps(rec)
     if isinstance(value, Reminder):
-        metrics.child(metrics.NOTIFICATIONS, value.offer.record["code"], "reminder").inc()
+        metrics.child(metrics.NOTIFICATIONS, value.offer.record["code"], REMINDER).inc()
         return NOTIFICATION, value.offer.record["iin"], orjson.dumps(reminder_record(value.offer, value.on))
     if isinstance(value, WithdrawalNotice):
-        metrics.child(metrics.NOTIFICATIONS, value.offer.record["code"], "withdrawal").inc()
+        metrics.child(metrics.NOTIFICATIONS, value.offer.record["code"], WITHDRAWAL).inc()
         rec = withdrawal_record(value.offer, value.reason, value.on, value.occurred)
         return NOTIFICATION, rec["iin"], orjson.dumps(rec)
     if isinstance(value, ChangeNotice):
-        metrics.child(metrics.NOTIFICATIONS, value.offer.record["code"], "change").inc()
+        metrics.child(metrics.NOTIFICATIONS, value.offer.record["code"], CHANGE).inc()
         rec = change_record(value)
         return NOTIFICATION, rec["iin"], orjson.dumps(rec)
     if isinstance(value, Assignment):

@@ -49,7 +49,7 @@ from state.person_stage import PersonOutput, PersonSettings, PersonSlot, Rejecti
 from state.rights import Ledger, NoticeOut, OfferOut, Right
 from state.seed import safe_loads
 
-__all__ = ["PersonLogic", "CalendarLogic", "CalendarKeyLogic", "calendar_step", "count_restored_timers",
+__all__ = ["Keyed", "PersonLogic", "CalendarLogic", "CalendarKeyLogic", "calendar_step", "count_restored_timers",
            "count_restored_held", "FamilyLogic",
            "LedgerLogic", "OfferLogic", "Notice"]
 

@@ -9,12 +9,15 @@ from typing import Any
 from state.dates import Day, Month
 from state.ids import offer_id
 
-__all__ = ["Decision", "notification_id", "derived_id", "OFFER", "NOTICE", "REMINDER", "WITHDRAWAL"]
+__all__ = ["Decision", "notification_id", "derived_id", "OFFER", "NOTICE", "REMINDER", "WITHDRAWAL", "CHANGE", "KINDS"]
 
+# The notification kinds of contract §2, named once.
 OFFER = "offer"
 NOTICE = "notice"
 REMINDER = "reminder"
 WITHDRAWAL = "withdrawal"
+CHANGE = "change"
+KINDS = (OFFER, NOTICE, REMINDER, WITHDRAWAL, CHANGE)
 
 
 def notification_id(recipient: str, code: str, occasion: str, kind: str = OFFER) -> str:

@@ -14,7 +14,7 @@ from typing import Any
 
 import orjson
 
-from rules.decisions import Decision, derived_id
+from rules.decisions import CHANGE, OFFER, REMINDER, WITHDRAWAL, Decision, derived_id
 from rules.notices import kandas_valid_until
 from rules.texts import render
 from schemas.fastpath import FAST_DECODERS
@@ -267,7 +267,7 @@ def renewal_record(base: dict[str, Any], amount: int | None, issued_on: Day, rep
         "notification_id": nid,
         "phone": phone,
         "language": language,
-        "text": render(base["code"], "offer", amount, reply_by),
+        "text": render(base["code"], OFFER, amount, reply_by),
         "reasons": [reason, f"offered again at a new amount: replaces offer {base['notification_id']} of "
                             f"{base['issued_on']}", *base["reasons"]][:50],
         "amount_kzt": amount,
@@ -282,8 +282,8 @@ def reminder_record(offer: IssuedOffer, on: Day) -> dict[str, Any]:
     return {
         **base,
         "notification_id": ids.derived(offer.nid, ids.REMINDER_TAG, offer.nid),
-        "kind": "reminder",
-        "text": render(base["code"], "reminder", base["amount_kzt"], offer.reply_by),
+        "kind": REMINDER,
+        "text": render(base["code"], REMINDER, base["amount_kzt"], offer.reply_by),
         "reasons": [f"offer {offer.nid} of {base['issued_on']} is not answered yet", *base["reasons"]][:50],
         "issued_on": dates.iso(on),
     }
@@ -296,8 +296,8 @@ def withdrawal_record(offer: IssuedOffer, reason: str, on: Day, occurred: Day | 
     return {
         **base,
         "notification_id": ids.derived(offer.nid, ids.WITHDRAWAL_TAG, offer.nid),
-        "kind": "withdrawal",
-        "text": render(base["code"], "withdrawal", base["amount_kzt"], None),
+        "kind": WITHDRAWAL,
+        "text": render(base["code"], WITHDRAWAL, base["amount_kzt"], None),
         "reasons": [reason, f"withdraws offer {offer.nid} of {base['issued_on']}"],
         "occurred_on": dates.iso(on if occurred is None else occurred),
         "issued_on": dates.iso(on),
@@ -312,8 +312,8 @@ def change_record(c: ChangeNotice) -> dict[str, Any]:
     return {
         **base,
         "notification_id": ids.derived(c.offer.base, ids.CHANGE_TAG, str(c.seq)),
-        "kind": "change",
-        "text": render(base["code"], "change", c.amount, None, from_month=c.from_month),
+        "kind": CHANGE,
+        "text": render(base["code"], CHANGE, c.amount, None, from_month=c.from_month),
         "reasons": [c.reason, f"benefit of offer {c.offer.nid}: {c.amount} KZT from "
                               f"{dates.month_iso(c.from_month)}{until}"],
         "amount_kzt": c.amount,
