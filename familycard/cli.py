@@ -9,6 +9,7 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from familycard.logs import FORMATS, LEVELS
 from familycard.logs import setup as setup_logs
@@ -267,7 +268,7 @@ def _replay_progress(input_path: Path):  # type: ignore[no-untyped-def]
 def cmd_run(args: argparse.Namespace) -> int:
     from familycard.summary import format_summary, summarize_files
     from flows.runner import default_epoch_seconds, ensure_recovery, run_cluster, run_local
-    from flows.shards import DEFAULT_SHARDS, set_packed, set_shards
+    from flows.shards import DEFAULT_SHARDS, StateSettings
 
     if args.workers < 1:
         print(f"familycard run: --workers must be at least 1 (got {args.workers})", file=sys.stderr)
@@ -277,19 +278,18 @@ def cmd_run(args: argparse.Namespace) -> int:
         args.epoch_seconds = default_epoch_seconds(live=live, recovery=args.recovery is not None)
     if args.shards is None:  # resolved here: cluster members get it in their argv
         args.shards = DEFAULT_SHARDS
-    set_packed(args.state == "packed")
-    set_shards(args.shards)
-    from flows.shards import set_seed
     from state.seed import SeedError, SeedReader
 
-    try:
-        set_seed(SeedReader(args.initial_state) if args.initial_state else None)  # process-wide, like the rest
-    except SeedError as exc:
+    try:  # how the sharded stages hold state: one object, passed down (a cluster's members rebuild it from argv)
+        state = StateSettings(args.shards, args.state == "packed",
+                              SeedReader(args.initial_state) if args.initial_state else None,
+                              snapshots=args.recovery is not None)
+    except (SeedError, ValueError) as exc:
         print(f"familycard run: {exc}", file=sys.stderr)
         return 2
     _start_metrics(args)
     if live:
-        return _run_kafka(args)
+        return _run_kafka(args, state)
 
     out: Path = args.output
     input_path = args.input
@@ -308,7 +308,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     simulate = _simulate(args)
     if args.process_id is not None:  # one member of a cluster started by run_cluster
         with _replay_progress(input_path):
-            run_local(_file_flow(input_path, out, simulate, args.epoch_seconds, args.future_horizon_days), process_id=args.process_id,
+            run_local(_file_flow(input_path, out, simulate, args.epoch_seconds, args.future_horizon_days, state),
+                      process_id=args.process_id,
                       addresses=args.addresses.split(";"), recovery_dir=args.recovery,
                       epoch_seconds=args.epoch_seconds)
         return 0
@@ -323,7 +324,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         run_cluster(_worker_argv(args, input_path), args.workers)
     else:
         with _replay_progress(input_path):
-            run_local(_file_flow(input_path, out, simulate, args.epoch_seconds, args.future_horizon_days), recovery_dir=args.recovery,
+            run_local(_file_flow(input_path, out, simulate, args.epoch_seconds, args.future_horizon_days, state),
+                      recovery_dir=args.recovery,
                       epoch_seconds=args.epoch_seconds)
     summary = summarize_files(out)
     summary.seconds = time.perf_counter() - t0
@@ -337,21 +339,21 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def _file_flow(input_path: Path, out: Path, simulate_citizens: bool = False,  # type: ignore[no-untyped-def]
-               epoch_seconds: float = 0.0, future_horizon_days: int | None = 31):
+               epoch_seconds: float = 0.0, future_horizon_days: int | None = 31, state=None):
     from flows.dataflow import Outputs, build_flow
     from flows.files import JsonLinesSink, JsonLinesSource
 
     return build_flow(
         JsonLinesSource(input_path, epoch_seconds=epoch_seconds, future_horizon_days=future_horizon_days),
         Outputs(*(JsonLinesSink(out / name) for name in OUTPUT_FILES)),
-        simulate_citizens=simulate_citizens, future_horizon_days=future_horizon_days,
+        simulate_citizens=simulate_citizens, future_horizon_days=future_horizon_days, state=state,
     )
 
 
-def _run_kafka(args: argparse.Namespace) -> int:
+def _run_kafka(args: argparse.Namespace, state: Any) -> int:
     from flows.kafka_flow import run_kafka
 
-    return run_kafka(args)
+    return run_kafka(args, state)
 
 
 def cmd_simulate_citizens(args: argparse.Namespace) -> int:

@@ -63,7 +63,7 @@ def plan(reform_paths: list[Path], out: Path) -> list[Side]:
 
 
 def _flow(input_path: Path, sides: list[Side], simulate: bool, epoch_seconds: float,
-          future_horizon_days: int | None) -> Any:
+          future_horizon_days: int | None, state: Any = None) -> Any:
     from flows.dataflow import Outputs, build_flow
     from flows.files import JsonLinesSink, JsonLinesSource
 
@@ -73,7 +73,7 @@ def _flow(input_path: Path, sides: list[Side], simulate: bool, epoch_seconds: fl
     first, *rest = sides
     return build_flow(JsonLinesSource(input_path, epoch_seconds=epoch_seconds, future_horizon_days=future_horizon_days),
                       outputs(first), params=first.params, simulate_citizens=simulate,
-                      future_horizon_days=future_horizon_days,
+                      future_horizon_days=future_horizon_days, state=state,
                       variants=[(s.params, outputs(s)) for s in rest])
 
 
@@ -84,14 +84,14 @@ def passes(sides: list[Side]) -> list[list[Side]]:
 
 def run_sides(input_path: Path, sides: list[Side], *, simulate: bool, epoch_seconds: float = 0.0,
               future_horizon_days: int | None = 31, process_id: int | None = None,
-              addresses: list[str] | None = None, recovery_dir: Path | None = None) -> None:
+              addresses: list[str] | None = None, recovery_dir: Path | None = None, state: Any = None) -> None:
     """Run every pass in this process (or as one member of a cluster, ``process_id``)."""
     from flows.runner import run_local
 
     for group in passes(sides):
         for side in group:
             side.out.mkdir(parents=True, exist_ok=True)
-        run_local(_flow(input_path, group, simulate, epoch_seconds, future_horizon_days), process_id=process_id,
+        run_local(_flow(input_path, group, simulate, epoch_seconds, future_horizon_days, state), process_id=process_id,
                   addresses=addresses, recovery_dir=recovery_dir, epoch_seconds=epoch_seconds)
 
 
@@ -145,7 +145,7 @@ def _consent(simulate: bool) -> str:
 def main(args: Any) -> int:
     """The ``familycard whatif`` command (``familycard.cli`` parses its arguments)."""
     from flows.runner import run_cluster
-    from flows.shards import DEFAULT_SHARDS, set_seed, set_shards
+    from flows.shards import DEFAULT_SHARDS, StateSettings
     from rules.reform import ReformError
     from state.seed import SeedError, SeedReader
 
@@ -157,16 +157,16 @@ def main(args: Any) -> int:
     except (ReformError, OSError, ValueError) as exc:
         print(f"familycard whatif: {exc}", file=sys.stderr)
         return 2
-    set_shards(args.shards or DEFAULT_SHARDS)
-    try:
-        set_seed(SeedReader(args.initial_state) if args.initial_state else None)
-    except SeedError as exc:
+    try:  # no recovery: a what-if is a batch job, rerun from the start (no snapshots)
+        state = StateSettings(args.shards or DEFAULT_SHARDS, False,
+                              SeedReader(args.initial_state) if args.initial_state else None, snapshots=False)
+    except (SeedError, ValueError) as exc:
         print(f"familycard whatif: {exc}", file=sys.stderr)
         return 2
     simulate = bool(args.simulate_citizens)
     if args.process_id is not None:  # one member of a cluster started below
         run_sides(args.input, sides, simulate=simulate, process_id=args.process_id,
-                  addresses=args.addresses.split(";"), future_horizon_days=args.future_horizon_days)
+                  addresses=args.addresses.split(";"), future_horizon_days=args.future_horizon_days, state=state)
         return 0
     t0 = time.perf_counter()
     if args.workers > 1:
@@ -181,7 +181,7 @@ def main(args: Any) -> int:
             side.out.mkdir(parents=True, exist_ok=True)
         run_cluster(argv, args.workers)
     else:
-        run_sides(args.input, sides, simulate=simulate, future_horizon_days=args.future_horizon_days)
+        run_sides(args.input, sides, simulate=simulate, future_horizon_days=args.future_horizon_days, state=state)
     seconds = time.perf_counter() - t0
     summaries = report(args.input, sides, args.output, simulate)
     for side, summary in zip(sides[1:], summaries, strict=True):

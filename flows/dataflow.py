@@ -35,7 +35,7 @@ from bytewax.outputs import Sink
 from flows import metrics
 from flows.citizens import reply_for
 from flows.routing import CALENDAR, CALENDAR_ALL, FAMILY, LEDGER, OFFER_CALENDAR, PERSON, PERSON_HELD, Router, due_key
-from flows.shards import BROADCAST, BROADCAST_HELD, ShardLogic, configured_shards, shard_of
+from flows.shards import BROADCAST, BROADCAST_HELD, ShardLogic, StateSettings, shard_of
 from flows.stages import (
     CalendarKeyLogic,
     CalendarLogic,
@@ -235,9 +235,10 @@ def simulated_reply(item: Keyed) -> list[Keyed]:
 def build_flow(source: Source[RawMessage], outputs: Outputs, params: Params | None = None,
                name: str = "familycard", simulate_citizens: bool = False,
                shards: int | None = None, future_horizon_days: int | None = FUTURE_HORIZON_DAYS,
-               variants: Sequence[tuple[Params, Outputs]] = ()) -> Dataflow:
-    """The flow. ``shards``: keys of the person, family and ledger stages (``flows.shards``,
-    default ``--shards``); a recovery directory must always be used with the same number.
+               variants: Sequence[tuple[Params, Outputs]] = (), state: StateSettings | None = None) -> Dataflow:
+    """The flow. ``state``: how the sharded stages hold their state (``flows.shards.StateSettings``:
+    shards, packed, seed, snapshots), built once by the command line; ``shards`` overrides its
+    count (a recovery directory must always be used with the same number).
     ``future_horizon_days``: records dated further past the flow's day are ``future_date``
     dead letters (``schemas.codec.bounded``); give the source the same.
 
@@ -246,7 +247,10 @@ def build_flow(source: Source[RawMessage], outputs: Outputs, params: Params | No
     are shared; the rules run once per policy in the family stage, and each policy has its own
     ledgers and offers downstream, so each policy's outputs are exactly those of a run with
     its parameters (they must agree on ``rules.family_fold.STATE_SHAPING``)."""
-    shards = shards or configured_shards()
+    state = state or StateSettings()
+    if shards is not None and shards != state.shards:
+        state = StateSettings(shards, state.packed, state.seed, state.snapshots)
+    shards = state.shards
     params = params or load_params()
     router = Router(params, shards)
     person_settings = PersonSettings(params.scalar_int("late_record_days"), params.scalar_int("adult_age_years"))
@@ -282,7 +286,7 @@ def build_flow(source: Source[RawMessage], outputs: Outputs, params: Params | No
     calendar_in = op.merge("calendar_in", op.map("by_calendar_shard", to_calendar,
                                                  lambda kv: (shard_of(kv[0], shards), kv)), catch_up)
     person_wakes = op.stateful_batch("calendar_shards", calendar_in,
-                                     lambda resume: ShardLogic(resume, CalendarKeyLogic, shards, None, "calendar",
+                                     lambda resume: ShardLogic(resume, CalendarKeyLogic, state, None, "calendar",
                                                                count_restored_timers))
     person_wakes = _unkey("person_wakes", person_wakes)
     person_in = op.merge("person_in", to_person, sweep,
@@ -290,7 +294,7 @@ def build_flow(source: Source[RawMessage], outputs: Outputs, params: Params | No
                                 lambda kv: (shard_of(kv[0], shards), (kv[0], (kv[1], ROLE_SUBJECT)))))
 
     person_out = op.stateful_batch("person_shards", person_in, lambda resume: ShardLogic(
-        resume, lambda slot: PersonLogic(slot, person_settings), shards, metrics.PERSONS, "person",
+        resume, lambda slot: PersonLogic(slot, person_settings), state, metrics.PERSONS, "person",
         count_restored_held))
     accepted = op.branch("accepted", person_out, lambda kv: isinstance(kv[1], MemberUpdate))
     rejected = op.map("rejected", accepted.falses, lambda kv: rejection_out(kv[1]))
@@ -299,35 +303,36 @@ def build_flow(source: Source[RawMessage], outputs: Outputs, params: Params | No
                                              lambda kv: (shard_of(kv[1].family_id, shards), (kv[1].family_id, kv[1]))),
                          quarterly)
     family_out = _unkey("family_out", op.stateful_batch("family_shards", by_family, lambda resume: ShardLogic(
-        resume, lambda card: FamilyLogic(card, fold), shards, metrics.FAMILIES, "family")))
+        resume, lambda card: FamilyLogic(card, fold), state, metrics.FAMILIES, "family")))
 
     shared_dead = [bad, rejected]
     if not variants:
         _rights_and_offers("", family_out, shared_dead, repricing, replies, to_offer_calendar, params, outputs,
-                           shards, simulate_citizens)
+                           state, simulate_citizens)
         return flow
     # a what-if: every policy's ledgers and offers downstream of the one family stage
     for v, (p, outs) in enumerate(((params, outputs), *variants)):
         mine = op.filter_map(f"policy_{v}", family_out, lambda x, v=v: x[1] if x[0] == v else None)
         _rights_and_offers(f"_{v}" if v else "", mine, shared_dead, repricing, replies, to_offer_calendar, p, outs,
-                           shards, simulate_citizens)
+                           state, simulate_citizens)
     return flow
 
 
 def _rights_and_offers(tag: str, family_out: Stream[Any], shared_dead: list[Stream[Any]], repricing: Stream[Any],
                        replies: Stream[Any], to_offer_calendar: Stream[Any], params: Params, outputs: Outputs,
-                       shards: int, simulate_citizens: bool) -> None:
+                       state: StateSettings, simulate_citizens: bool) -> None:
     """ledger → offers → write, under one policy's parameters (``tag`` names its steps: a what-if
     builds one of these per policy on the same family stage)."""
     ledger = DomainLedger(params)
     consent_days, reminder_days = params.scalar_int("consent_days"), params.scalar_int("reminder_after_days")
+    shards = state.shards
     t = tag
     family_errors = op.branch(f"rule_errors{t}", family_out, lambda x: isinstance(x, Rejection))
     rule_errors = op.map(f"rule_error_out{t}", family_errors.trues, rejection_out)
     ledger_in = op.merge(f"ledger_in{t}", op.map(f"by_ledger{t}", family_errors.falses,
                                                  lambda kv: (shard_of(kv[0], shards), (kv[0], kv))), repricing)
     ledger_out = _unkey(f"ledger_out{t}", op.stateful_batch(f"ledger_shards{t}", ledger_in, lambda resume: ShardLogic(
-        resume, lambda book: LedgerLogic(book, ledger, consent_days, reminder_days), shards, metrics.LEDGERS, None)))
+        resume, lambda book: LedgerLogic(book, ledger, consent_days, reminder_days), state, metrics.LEDGERS, None)))
 
     notices_b = op.branch(f"notices{t}", ledger_out, lambda x: isinstance(x, Notice))
     notices = op.map(f"notice_out{t}", notices_b.trues, lambda n: (n.recipient, orjson.dumps(n.record), n.cause))

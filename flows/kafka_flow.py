@@ -14,6 +14,7 @@ from flows.dataflow import Outputs, build_flow
 from flows.exactly_once import IdempotentKafkaSink
 from flows.kafka_config import ConfigError, KafkaConfig, load_kafka_config
 from flows.kafka_io import AlignedKafkaSource, ensure_topics
+from flows.shards import StateSettings
 from flows.topics import INPUT_TOPICS, OUTPUT_TOPICS
 from schemas.codec import FUTURE_HORIZON_DAYS
 
@@ -22,7 +23,8 @@ __all__ = ["kafka_flow", "run_kafka"]
 
 def kafka_flow(bootstrap: str, *, stop_at_end: bool = False, input_topics: tuple[str, ...] = INPUT_TOPICS,
                output_topics: dict[str, str] | None = None, epoch_seconds: float = 0.0,
-               future_horizon_days: int | None = FUTURE_HORIZON_DAYS, config: KafkaConfig | None = None) -> Dataflow:
+               future_horizon_days: int | None = FUTURE_HORIZON_DAYS, config: KafkaConfig | None = None,
+               state: StateSettings | None = None) -> Dataflow:
     """The flow between Kafka topics; ``config`` (``flows.kafka_config``) carries the cluster's
     client properties (TLS, SASL, ``client.id``, the consumer group) to every client."""
     outs = output_topics or OUTPUT_TOPICS
@@ -34,7 +36,7 @@ def kafka_flow(bootstrap: str, *, stop_at_end: bool = False, input_topics: tuple
                            future_horizon_days=future_horizon_days, extra_config=consumer),
         Outputs(*(IdempotentKafkaSink(bootstrap, outs[name], name, producer, reader)
                   for name in ("notifications", "assignments", "dead_letters", "outcomes"))),
-        future_horizon_days=future_horizon_days,
+        future_horizon_days=future_horizon_days, state=state,
     )
 
 
@@ -73,7 +75,7 @@ def _safe_start(bootstrap: str, outputs: list[str], args: argparse.Namespace, co
     return False
 
 
-def run_kafka(args: argparse.Namespace) -> int:
+def run_kafka(args: argparse.Namespace, state: StateSettings | None = None) -> int:
     from flows.runner import default_epoch_seconds, run_local
 
     if args.epoch_seconds is None:
@@ -116,7 +118,7 @@ def run_kafka(args: argparse.Namespace) -> int:
     addresses = args.addresses.split(";") if args.addresses else None
     stopped = run_local(kafka_flow(bootstrap, stop_at_end=args.stop_at_end, epoch_seconds=args.epoch_seconds,
                                    input_topics=inputs, output_topics=outputs,
-                                   future_horizon_days=args.future_horizon_days, config=config),
+                                   future_horizon_days=args.future_horizon_days, config=config, state=state),
                         process_id=args.process_id,
                         addresses=addresses, recovery_dir=args.recovery, epoch_seconds=args.epoch_seconds)
     if args.process_id is None:

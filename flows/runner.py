@@ -174,9 +174,7 @@ def run_local(flow: Dataflow, *, process_id: int | None = None, addresses: list[
     SIGTERM or SIGINT stopped it (Bytewax shuts the workers down; with recovery the next run
     resumes from the last closed epoch), False when the input ended."""
     from flows.gc_tuning import tune_gc
-    from flows.shards import set_snapshots
 
-    set_snapshots(recovery_dir is not None)
     tune_gc()
     try:
         with _stop_on_sigterm():

@@ -18,6 +18,7 @@ from __future__ import annotations
 import pickle
 import zlib
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from bytewax.operators import StatefulBatchLogic
@@ -25,8 +26,8 @@ from bytewax.operators import StatefulBatchLogic
 from flows import metrics
 from state.seed import SeedReader, safe_loads
 
-__all__ = ["BROADCAST", "BROADCAST_HELD", "KeyLogic", "ShardLogic", "ShardState", "shard_of", "shard_number", "set_snapshots", "set_packed",
-           "set_shards", "set_seed", "configured_shards", "DEFAULT_SHARDS"]
+__all__ = ["BROADCAST", "BROADCAST_HELD", "KeyLogic", "ShardLogic", "ShardState", "StateSettings", "shard_of",
+           "shard_number", "DEFAULT_SHARDS"]
 
 # Shards per sharded stage. Too few and each touched shard's snapshot is large (recovery
 # writes a shard whole); too many and Bytewax's per-key costs come back. 4 096 keeps a shard
@@ -44,50 +45,29 @@ BROADCAST = "*"
 # the monthly sweep of held facts visits the few people with held facts, not the whole shard.
 BROADCAST_HELD = "*held"
 
-_snapshots = True
-_packed = False
+@dataclass(frozen=True, slots=True)
+class StateSettings:
+    """How the sharded stages hold their state: built once by the command line and passed down to
+    ``build_flow`` (no module globals; a cluster's processes rebuild it from their arguments).
 
-
-def set_snapshots(on: bool) -> None:
-    """Whether anything stores snapshots in this process (``flows.runner`` says so at start).
-
-    Bytewax calls ``snapshot`` for every key touched in an epoch whether or not recovery is
-    on; without recovery a shard need not copy its slots for nobody.
+    ``shards``: Bytewax keys per sharded stage (``--shards``; a recovery directory or seed is tied
+    to it). ``packed``: each slot kept pickled between batches (compact) or as live objects
+    (faster; ``--state``). ``seed``: start every shard that has no recovery state from this seed
+    (``familycard load``). ``snapshots``: whether anything stores snapshots (recovery on): Bytewax
+    calls ``snapshot`` for every key touched in an epoch whether or not recovery is on, and
+    without it a shard need not copy its slots for nobody.
     """
-    global _snapshots
-    _snapshots = on
 
+    shards: int = DEFAULT_SHARDS
+    packed: bool = False
+    seed: SeedReader | None = None
+    snapshots: bool = True
 
-def set_packed(on: bool) -> None:
-    """Keep each slot pickled between batches (compact) or as live objects (faster)."""
-    global _packed
-    _packed = on
-
-
-_shards = DEFAULT_SHARDS
-
-
-def set_shards(n: int) -> None:
-    """Shards of the flows built from now on in this process (``--shards``)."""
-    global _shards
-    if n < 1:
-        raise ValueError("shards must be at least 1")
-    _shards = n
-
-
-def configured_shards() -> int:
-    return _shards
-
-
-_seed: SeedReader | None = None
-
-
-def set_seed(seed: SeedReader | None) -> None:
-    """Start every shard that has no recovery state from this seed (``familycard load``)."""
-    global _seed
-    if seed is not None:
-        seed.check_shards(_shards)
-    _seed = seed
+    def __post_init__(self) -> None:
+        if self.shards < 1:
+            raise ValueError("shards must be at least 1")
+        if self.seed is not None:
+            self.seed.check_shards(self.shards)
 
 
 def shard_number(key: str, shards: int) -> int:
@@ -119,25 +99,25 @@ ShardState = tuple[int, dict[str, bytes], frozenset[str]]
 class ShardLogic(StatefulBatchLogic[tuple[str, Any], Any, ShardState | None]):
     """One shard: values are ``(key, value)``; outputs are the key logics' outputs, in order.
 
-    Two ways to hold the slots (``set_packed``): *packed*, each slot pickled between batches
+    Two ways to hold the slots (``StateSettings.packed``): *packed*, each slot pickled between batches
     (compact, GC-free, a loads and a dumps per touched key and batch), or *live*, the slot
     objects themselves (faster; a snapshot pickles only the keys changed since the last).
-    Without snapshots (recovery off, ``set_snapshots``) ``snapshot`` is free.
+    Without snapshots (recovery off, ``StateSettings.snapshots``) ``snapshot`` is free.
     """
 
-    def __init__(self, resume: ShardState | None, make: Callable[[Any], KeyLogic], shards: int,
+    def __init__(self, resume: ShardState | None, make: Callable[[Any], KeyLogic], settings: StateSettings,
                  gauge: str | None, stage: str | None = None,
                  restored: Callable[[dict[str, bytes], set[str]], None] | None = None) -> None:
         self.make = make
         self.restored = restored  # told of slots that come from recovery or a seed (gauges inside slots)
-        self.shards = shards
+        self.shards = shards = settings.shards
         self.gauge = metrics.state_size(gauge) if gauge is not None else None
         # a stage's seed is read when the shard first sees a value (Bytewax does not tell a
         # builder its key); recovery state, when there is some, always wins
-        self.seed = _seed if resume is None and stage is not None else None
+        self.seed = settings.seed if resume is None and stage is not None else None
         self.stage = stage
-        self.snapshots = _snapshots
-        self.is_packed = _packed
+        self.snapshots = settings.snapshots
+        self.is_packed = settings.packed
         self.packed: dict[str, bytes] = {}   # packed: every slot; live: the last snapshot's
         self.live: dict[str, Any] = {}       # live mode only
         self.dirty: set[str] = set()         # live mode: changed since the last snapshot

@@ -9,8 +9,7 @@ from typing import Any
 
 import pytest
 
-from flows import shards
-from flows.shards import BROADCAST, BROADCAST_HELD, ShardLogic, shard_number, shard_of
+from flows.shards import BROADCAST, BROADCAST_HELD, ShardLogic, StateSettings, shard_number, shard_of
 
 
 class Counting:
@@ -35,11 +34,7 @@ class Counting:
 
 
 def _logic(resume: Any = None, packed: bool = False) -> ShardLogic:
-    shards.set_packed(packed)
-    try:
-        return ShardLogic(resume, Counting, 8, None)
-    finally:
-        shards.set_packed(False)
+    return ShardLogic(resume, Counting, StateSettings(8, packed), None)
 
 
 @pytest.mark.parametrize("packed", [False, True])
@@ -70,22 +65,18 @@ def test_a_discarded_key_is_gone_from_state_and_snapshot() -> None:
 
 
 def test_live_snapshots_pickle_only_what_changed_and_resume_equals_the_run() -> None:
-    shards.set_snapshots(True)
-    try:
-        logic = _logic()
-        logic.on_batch([("a", 1), ("b", 2)])
-        first = logic.snapshot()
-        assert first is not None and not logic.dirty
-        logic.on_batch([("a", 3)])
-        assert logic.dirty == {"a"}
-        second = logic.snapshot()
-        assert second is not None and pickle.loads(second[1]["a"]) == [1, 3] and second[1]["b"] == first[1]["b"]
-        for packed in (False, True):
-            again = _logic(second, packed=packed)
-            out, _ = again.on_batch([("a", 4), ("b", 5)])
-            assert sorted(out) == [(2, 5), (3, 4)]
-    finally:
-        shards.set_snapshots(True)
+    logic = _logic()  # snapshots on (StateSettings' default)
+    logic.on_batch([("a", 1), ("b", 2)])
+    first = logic.snapshot()
+    assert first is not None and not logic.dirty
+    logic.on_batch([("a", 3)])
+    assert logic.dirty == {"a"}
+    second = logic.snapshot()
+    assert second is not None and pickle.loads(second[1]["a"]) == [1, 3] and second[1]["b"] == first[1]["b"]
+    for packed in (False, True):
+        again = _logic(second, packed=packed)
+        out, _ = again.on_batch([("a", 4), ("b", 5)])
+        assert sorted(out) == [(2, 5), (3, 4)]
 
 
 def test_a_resume_with_another_shard_count_is_refused() -> None:
@@ -94,7 +85,7 @@ def test_a_resume_with_another_shard_count_is_refused() -> None:
     state = logic.snapshot()
     assert state is not None
     with pytest.raises(ValueError, match="8 shards, this flow has 4"):
-        ShardLogic(state, Counting, 4, None)
+        ShardLogic(state, Counting, StateSettings(4), None)
 
 
 def test_shard_numbers_are_stable_and_spread() -> None:
