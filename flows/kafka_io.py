@@ -62,6 +62,9 @@ FETCH_WAIT_MS = 10
 POLL_BACKOFF_MAX = 0.005
 """Longest pause (s) between two polls of an idle aligned source (see ``AlignedKafkaSource``)."""
 
+COMMIT_EVERY_SECONDS = 1.0
+"""At most this often the source commits its position to the consumer group (for lag tooling)."""
+
 IDLE_BLOCK = 0.05
 """With ``epoch_interval = 0``: how long an idle aligned source waits in librdkafka (``poll``)."""
 
@@ -254,6 +257,8 @@ class AlignedKafkaPartition(StatefulSourcePartition[RawMessage, AlignedState]):
             self._seq = int(state.get(SEQ_KEY, 0))
             day = state.get(DAY_KEY)
             self._clock = TickClock(None if day is None else int(day), future_horizon_days, metrics.TICKS_FILLED.inc)
+            self._committed_at = float("-inf")
+            self._last_state: AlignedState | None = None
             self._gate = EpochGate(self._epoch_seconds)
             self._gated_next = False
             self._parts: dict[tuple[str, int], _Part] = {}
@@ -598,20 +603,27 @@ class AlignedKafkaPartition(StatefulSourcePartition[RawMessage, AlignedState]):
         self._commit(state)
         return state
 
-    def _commit(self, state: AlignedState) -> None:
+    def _commit(self, state: AlignedState, *, final: bool = False) -> None:
         """Tell the consumer group how far the flow has read (what recovery resumes from), so
         standard lag tooling (``kafka-consumer-groups``, Burrow, exporters) sees the flow. The
         flow itself resumes from its recovery state, never from these."""
+        self._last_state = state
+        now = time.monotonic()
+        if not final and now - self._committed_at < COMMIT_EVERY_SECONDS:
+            return  # an epoch can be a few milliseconds: the group needs no commit per batch
         offsets = [TopicPartition(p.topic, p.partition, state[p.name]) for p in self._parts.values()
                    if p.name in state]
         if not offsets:
             return
+        self._committed_at = now
         try:
-            self._consumer.commit(offsets=offsets, asynchronous=True)
+            self._consumer.commit(offsets=offsets, asynchronous=not final)
         except KafkaException as exc:  # a broker without group support, or a rebalance: lag tooling only
             log.debug("kafka: committing offsets for lag tooling failed: %s", exc)
 
     def close(self) -> None:
+        if self._last_state is not None:
+            self._commit(self._last_state, final=True)  # the last snapshot's position, whatever the rate limit
         self._consumer.close()
 
     # -- observability --------------------------------------------------------------------
