@@ -38,18 +38,25 @@ def _members(prefix: str) -> list[int]:
 def test_sigterm_stops_every_process_cleanly(kafka_bootstrap: str, unique_topic_prefix: str, tmp_path: Path,
                                              workers: int) -> None:
     proc = _start(kafka_bootstrap, unique_topic_prefix, workers, tmp_path)
-    time.sleep(6)  # started, read the backlog, now idle waiting for more
-    assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
-    if workers > 1:
-        assert len(_members(unique_topic_prefix)) == workers
-    t0 = time.monotonic()
-    proc.send_signal(signal.SIGTERM)
-    code = proc.wait(timeout=30)
+    try:
+        time.sleep(6)  # started, read the backlog, now idle waiting for more
+        assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
+        if workers > 1:
+            assert len(_members(unique_topic_prefix)) == workers
+        t0 = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        code = proc.wait(timeout=30)
+        orphans = _members(unique_topic_prefix)
+    finally:  # a failed assertion must not leave the run (and its workers) behind
+        if proc.poll() is None:
+            proc.kill()
+        for pid in _members(unique_topic_prefix):
+            os.kill(pid, signal.SIGKILL)
     err = proc.stderr.read() if proc.stderr else ""
     assert code == 0, err
     assert time.monotonic() - t0 < 20
     assert "SIGTERM" in err and "Traceback" not in err, err
-    assert _members(unique_topic_prefix) == [], "no orphan worker"
+    assert orphans == [], "no orphan worker"
 
 
 def test_a_missing_input_file_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
