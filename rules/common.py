@@ -78,12 +78,15 @@ def offer(ctx: Context, code: str, recipient: PersonCard, occasion: str, amount:
 
 
 def notice(ctx: Context, code: str, recipient: PersonCard, occasion: str, reasons: list[str],
-           issued_on: Day | None = None) -> Decision:
+           issued_on: Day | None = None, **facts: Any) -> Decision:
+    """A notice decided now; ``facts`` are what its text needs beyond the decision (a kandas
+    status's ``valid_until``), so the encoder never parses them back out of the occasion."""
     return Decision(
         code=code, kind=NOTICE, recipient=recipient.iin, occasion=occasion,
         rule=ctx.rule_version(code), reasons=tuple(reasons),
         occurred_on=ctx.event.occurred_on,
         issued_on=ctx.issued_on if issued_on is None else issued_on,
+        facts=tuple(sorted(facts.items())),
     )
 
 

@@ -84,4 +84,5 @@ def kandas_status_expiry(ctx: Context) -> Iterator[Decision]:
         [f"kandas status of {person.iin} valid until {dates.iso(until)}",
          f"{until - on} days left on {dates.iso(on)} (notice {days} days before)",
          "not extended to a later date"],
+        valid_until=until,
     )

@@ -15,7 +15,6 @@ from typing import Any
 import orjson
 
 from rules.decisions import CHANGE, OFFER, REMINDER, WITHDRAWAL, Decision, derived_id
-from rules.notices import kandas_valid_until
 from rules.texts import render
 from schemas.fastpath import FAST_DECODERS
 from schemas.validation import validate_event
@@ -242,7 +241,7 @@ def notification_record(d: Decision, phone: str | None, language: str, family_id
         "language": language,
         "sender": SENDER,
         "text": render(d.code, d.kind, d.amount_kzt, d.reply_by,
-                       valid_until=kandas_valid_until(d.occasion) if d.code == "kandas_status_expiry" else None),
+                       valid_until=dict(d.facts).get("valid_until")),
         "reasons": list(d.reasons),
         "rule": d.rule,
         "amount_kzt": d.amount_kzt,
