@@ -22,7 +22,7 @@ import inspect
 import json
 import re
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -193,22 +193,29 @@ def generate() -> str:
     return "\n".join(out)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m rules.policy_doc", description=__doc__.splitlines()[0])
-    parser.add_argument("--check", action="store_true", help="exit 1 if rules/POLICY.md is stale")
-    parser.add_argument("--output", type=Path, default=POLICY_FILE)
+def page_main(module: str, page: Path, generate_page: Callable[[], str], description: str,
+              argv: Sequence[str] | None = None) -> int:
+    """The command of a page generated from code (this one, ``schemas.reference``): write it, or
+    with ``--check`` exit 1 if the file differs from what the code says now."""
+    parser = argparse.ArgumentParser(prog=f"python -m {module}", description=description)
+    parser.add_argument("--check", action="store_true", help=f"exit 1 if {page.name} is stale")
+    parser.add_argument("--output", type=Path, default=page)
     args = parser.parse_args(argv)
-    text = generate()
+    text = generate_page()
     if args.check:
         current = args.output.read_text(encoding="utf-8") if args.output.exists() else None
         if current != text:
-            print(f"{args.output} is stale: run python -m rules.policy_doc", file=sys.stderr)
+            print(f"{args.output} is stale: run python -m {module}", file=sys.stderr)
             return 1
         print(f"{args.output} is up to date")
         return 0
     args.output.write_text(text, encoding="utf-8")
     print(f"wrote {args.output}")
     return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    return page_main("rules.policy_doc", POLICY_FILE, generate, __doc__.splitlines()[0], argv)
 
 
 if __name__ == "__main__":

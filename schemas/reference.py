@@ -16,7 +16,6 @@ it points at), else its ``title``. Fields that contract §2 does not name say
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from collections.abc import Iterator, Mapping, Sequence
@@ -235,21 +234,9 @@ def generate() -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m schemas.reference", description=__doc__.splitlines()[0])
-    parser.add_argument("--check", action="store_true", help="exit 1 if docs/OUTPUTS.md is stale")
-    parser.add_argument("--output", type=Path, default=OUTPUTS_FILE)
-    args = parser.parse_args(argv)
-    text = generate()
-    if args.check:
-        current = args.output.read_text(encoding="utf-8") if args.output.exists() else None
-        if current != text:
-            print(f"{args.output} is stale: run python -m schemas.reference", file=sys.stderr)
-            return 1
-        print(f"{args.output} is up to date")
-        return 0
-    args.output.write_text(text, encoding="utf-8")
-    print(f"wrote {args.output}")
-    return 0
+    from rules.policy_doc import page_main
+
+    return page_main("schemas.reference", OUTPUTS_FILE, generate, __doc__.splitlines()[0], argv)
 
 
 if __name__ == "__main__":
