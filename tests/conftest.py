@@ -9,10 +9,12 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
-from familycard.devbroker import BrokerDidNotStart, local_tansu, tansu_binary
+from familycard.devbroker import BrokerDidNotStart, free_port, local_tansu, tansu_binary
+from tests.tcp_proxy import TcpProxy
 
 __all__ = ["kafka_bootstrap", "unique_topic_prefix"]
 
@@ -53,3 +55,18 @@ def unique_topic_prefix() -> str:
 
 
 _DIGITS_TO_LETTERS = str.maketrans("0123456789", "ghijklmnop")
+
+
+@pytest.fixture
+def proxied_broker(tmp_path: Path) -> Iterator[tuple[str, TcpProxy]]:
+    """A Tansu broker of its own that advertises a TCP proxy's address, so every client
+    connection goes through the proxy, which a test can cut and restore (an outage)."""
+    if os.environ.get("KAFKA_BOOTSTRAP_SERVERS"):
+        pytest.skip("needs a broker whose advertised address is the test's proxy (Tansu started by the test)")
+    port = free_port()
+    proxy = TcpProxy(port)
+    try:
+        with local_tansu(tmp_path / "tansu.log", port=port, advertised=f"127.0.0.1:{proxy.port}") as (bootstrap, _):
+            yield bootstrap, proxy
+    finally:
+        proxy.close()

@@ -8,17 +8,15 @@ for 30 seconds and restores. Half the input is produced before the cut, half aft
 from __future__ import annotations
 
 import datetime as dt
-import os
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import orjson
 import pytest
 
-from familycard.devbroker import free_port, local_tansu, stop
+from familycard.devbroker import stop
 from familycard.generator import generate
 from flows.kafka_io import ensure_topics, produce_all, read_topic
 from flows.topics import INPUT_TOPICS, OUTPUT_TOPICS, topic_of
@@ -27,19 +25,6 @@ from tests.tcp_proxy import TcpProxy
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
 
 OUTAGE_SECONDS = 30
-
-
-@pytest.fixture
-def proxied_broker(tmp_path: Path) -> Iterator[tuple[str, TcpProxy]]:
-    if os.environ.get("KAFKA_BOOTSTRAP_SERVERS"):
-        pytest.skip("needs a broker whose advertised address is the test's proxy (Tansu started by the test)")
-    port = free_port()
-    proxy = TcpProxy(port)
-    try:
-        with local_tansu(tmp_path / "tansu.log", port=port, advertised=f"127.0.0.1:{proxy.port}") as (bootstrap, _):
-            yield bootstrap, proxy
-    finally:
-        proxy.close()
 
 
 def _records(bootstrap: str, prefix: str) -> dict[str, list[bytes]]:

@@ -11,10 +11,8 @@ writes get; a real Kafka also fails the deliveries with UNKNOWN_TOPIC_OR_PART.
 from __future__ import annotations
 
 import datetime as dt
-import os
 import threading
 import time
-from pathlib import Path
 from typing import Any
 
 import orjson
@@ -24,7 +22,6 @@ from bytewax.dataflow import Dataflow
 from bytewax.testing import TestingSource, run_main
 from confluent_kafka.admin import AdminClient
 
-from familycard.devbroker import free_port, local_tansu
 from flows.exactly_once import IdempotentKafkaSink, OutputTopicGone
 from flows.kafka_io import ensure_topics, read_topic
 from tests.tcp_proxy import TcpProxy
@@ -133,34 +130,27 @@ def test_an_intact_topic_is_written_as_before(kafka_bootstrap: str, unique_topic
     assert sorted(orjson.loads(v)["n"] for _, v in read_topic(kafka_bootstrap, topic)) == list(range(60))
 
 
-def test_a_broker_outage_is_no_deleted_topic(tmp_path: Path) -> None:
+def test_a_broker_outage_is_no_deleted_topic(proxied_broker: tuple[str, TcpProxy]) -> None:
     """While the broker is unreachable the metadata check proves nothing: the snapshot waits for
     the broker like its flush does, and everything is written once it is back."""
-    if os.environ.get("KAFKA_BOOTSTRAP_SERVERS"):
-        pytest.skip("needs a broker whose advertised address is the test's proxy (Tansu started by the test)")
-    port = free_port()
-    proxy = TcpProxy(port)
-    try:
-        with local_tansu(tmp_path / "tansu.log", port=port, advertised=f"127.0.0.1:{proxy.port}") as (bootstrap, _):
-            topic = "trust.outage.notifications"
-            ensure_topics(bootstrap, [topic], 2)
-            part = IdempotentKafkaSink(bootstrap, topic, "notifications").build_part("out", topic, None)
-            part.write_batch(_records(0, 20))
-            part.snapshot()
-            proxy.cut()
-            part.write_batch(_records(20, 20))
-            got: list[Any] = []
-            snap = threading.Thread(target=lambda: got.append(_snapshot_or_error(part)))
-            snap.start()
-            time.sleep(12)  # longer than the metadata check's own timeout (10 s)
-            assert snap.is_alive() and not got
-            proxy.restore()
-            snap.join(60)
-            assert got and isinstance(got[0], dict) and sum(o + 1 for o in got[0].values()) == 40, got
-            part.close()
-            assert sorted(orjson.loads(v)["n"] for _, v in read_topic(bootstrap, topic, timeout=30)) == list(range(40))
-    finally:
-        proxy.close()
+    bootstrap, proxy = proxied_broker
+    topic = "trust.outage.notifications"
+    ensure_topics(bootstrap, [topic], 2)
+    part = IdempotentKafkaSink(bootstrap, topic, "notifications").build_part("out", topic, None)
+    part.write_batch(_records(0, 20))
+    part.snapshot()
+    proxy.cut()
+    part.write_batch(_records(20, 20))
+    got: list[Any] = []
+    snap = threading.Thread(target=lambda: got.append(_snapshot_or_error(part)))
+    snap.start()
+    time.sleep(12)  # longer than the metadata check's own timeout (10 s)
+    assert snap.is_alive() and not got
+    proxy.restore()
+    snap.join(60)
+    assert got and isinstance(got[0], dict) and sum(o + 1 for o in got[0].values()) == 40, got
+    part.close()
+    assert sorted(orjson.loads(v)["n"] for _, v in read_topic(bootstrap, topic, timeout=30)) == list(range(40))
 
 
 def _snapshot_or_error(part: Any) -> Any:
