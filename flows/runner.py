@@ -122,20 +122,7 @@ def recovery_epoch(recovery_dir: Path | None) -> int | None:
 
 def recovery_has_state(recovery_dir: Path | None) -> bool:
     """Whether ``recovery_dir`` holds snapshots a run would resume from (not just empty partitions)."""
-    import sqlite3
-
-    if recovery_dir is None or not recovery_dir.is_dir():
-        return False
-    for db in recovery_dir.glob("*.sqlite3"):
-        con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
-        try:
-            if con.execute("SELECT 1 FROM snaps LIMIT 1").fetchone() is not None:
-                return True
-        except sqlite3.DatabaseError:
-            continue
-        finally:
-            con.close()
-    return False
+    return recovery_epoch(recovery_dir) is not None
 
 
 def _recovery(recovery_dir: Path | None, processes: int = 1) -> RecoveryConfig | None:
