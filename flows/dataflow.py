@@ -18,11 +18,17 @@ rights' conditions read; the **ledger** keeps each recipient's rights in line wi
 consent, refusal, reminder, lapse, withdrawal and its running benefit's changes and close.
 The calendars turn ``day`` ticks into wakes for exactly the keys due that day. All domain logic
 lives in ``state/`` and ``rules/``.
+
+Each stage is one function below (``read_and_route``, ``calendar_stage``, ``person_stage``,
+``family_stage``, ``ledger_stage``, ``offer_stage``, ``write``) that adds its steps and returns
+its outputs as named streams (``Routed``, ``PersonStreams``, ``LedgerStreams``,
+``OfferStreams``); a stage's result type is split by type in that one function, so
+``build_flow`` is the diagram above in code.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -205,7 +211,14 @@ def _unkey(step: str, up: Stream[Any]) -> Stream[Any]:
     return op.map(step, up, lambda kv: kv[1])
 
 
-# --- the flow ---------------------------------------------------------------------------
+# --- the flow, stage by stage -------------------------------------------------------------
+#
+# Each stage is a function that adds its steps to the flow and returns its outputs as named
+# streams (the dataclasses below), so ``build_flow`` reads like the diagram in the module doc.
+# They are plain functions, not Bytewax ``@operator``s, on purpose: an operator nests its
+# steps' ids (``familycard.person.shards``), and the stateful steps' ids are the keys of the
+# recovery store and of the dashboards' ``step_id`` label; a refactor must not orphan a
+# deployment's state (tests/test_dataflow_shape.py pins them).
 
 SIMULATED = "citizen-simulator"  # origin topic of the embedded simulator's replies (not input)
 
@@ -232,6 +245,167 @@ def simulated_reply(item: Keyed) -> list[Keyed]:
     return [(offer.nid, event)] if isinstance(event, Event) else []
 
 
+@dataclass(frozen=True)
+class Routed:
+    """What ``read → decode → route`` sends each stage (``flows.routing`` destinations)."""
+
+    to_person: Stream[Any]          # (person shard, (IIN, event or timer registration))
+    held_sweep: Stream[Any]         # (person shard, broadcast): the monthly sweep of held facts
+    to_calendar: Stream[Any]        # (calendar key, tick or registration)
+    calendar_catch_up: Stream[Any]  # (calendar shard, broadcast): the first tick's catch-up
+    quarterly: Stream[Any]          # (family shard, broadcast): the quarterly wake
+    repricing: Stream[Any]          # (ledger shard, broadcast): the 1 January re-pricing
+    to_offer_calendar: Stream[Any]  # (due key, tick)
+    replies: Stream[Any]            # (notification id, sms reply)
+    bad_input: Stream[Any]          # dead letters of messages that did not decode: (key, json, cause)
+
+
+def read_and_route(flow: Dataflow, source: Source[RawMessage], router: Router, shards: int,
+                   future_horizon_days: int | None) -> Routed:
+    """read → decode → route, in one step for decode and route (each Bytewax step costs per item)."""
+
+    def decode_route(raw: RawMessage) -> list[tuple[str, str, Any]]:
+        """An event's routes, or its dead letter."""
+        result = decode_counted(raw, future_horizon_days)
+        if result is None:
+            return []
+        if isinstance(result, DeadLetter):
+            return [(BAD_INPUT, "", result)]
+        return router.route(result)
+
+    def broadcast(t: tuple[str, str, Any]) -> tuple[str, Any]:
+        return t[1], (BROADCAST, (t[1], t[2]))
+
+    routed = op.flat_map("decode_route", op.input("read", flow, source), decode_route)
+    to_person, rest = _select("to_person", routed, PERSON, lambda t: (shard_of(t[1], shards), t[1:]))
+    sweep, rest = _select("to_person_shards", rest, PERSON_HELD, lambda t: (t[1], (BROADCAST_HELD, (t[1], t[2]))))
+    to_calendar, rest = _select("to_calendar", rest, CALENDAR)
+    catch_up, rest = _select("to_calendar_shards", rest, CALENDAR_ALL, broadcast)
+    quarterly, rest = _select("to_family_shards", rest, FAMILY, broadcast)
+    repricing, rest = _select("to_ledger_shards", rest, LEDGER, broadcast)
+    to_offer_calendar, rest = _select("to_offer_calendar", rest, OFFER_CALENDAR)
+    bad_b = op.branch("bad_input_split", rest, lambda t: t[0] == BAD_INPUT)
+    bad = op.map("bad_input", bad_b.trues, lambda t: dead_letter_out(t[2]))
+    replies = op.map("replies_keyed", bad_b.falses, lambda t: (t[1], t[2]))
+    return Routed(to_person, sweep, to_calendar, catch_up, quarterly, repricing, to_offer_calendar, replies, bad)
+
+
+def calendar_stage(routed: Routed, state: StateSettings) -> Stream[Any]:
+    """calendar: ticks wake the people due today (birthdays, kandas, ruling expiries); ``(IIN, wake)``."""
+    shards = state.shards
+    calendar_in = op.merge("calendar_in", op.map("by_calendar_shard", routed.to_calendar,
+                                                 lambda kv: (shard_of(kv[0], shards), kv)), routed.calendar_catch_up)
+    wakes = op.stateful_batch("calendar_shards", calendar_in,
+                              lambda resume: ShardLogic(resume, CalendarKeyLogic, state, None, "calendar",
+                                                        count_restored_timers))
+    return _unkey("person_wakes", wakes)
+
+
+@dataclass(frozen=True)
+class PersonStreams:
+    """The person stage's outputs (``state.person_stage.PersonOutput``, split by type)."""
+
+    updates: Stream[Any]   # (shard, (IIN, MemberUpdate)): a card changed, for its family
+    rejected: Stream[Any]  # dead letters (duplicate, unknown_person, ...): (key, json, cause)
+
+
+def person_stage(routed: Routed, wakes: Stream[Any], settings: PersonSettings, state: StateSettings) -> PersonStreams:
+    """person (IIN): deduplicate, apply, tell the family (``state.person_stage``)."""
+    shards = state.shards
+    person_in = op.merge("person_in", routed.to_person, routed.held_sweep,
+                         op.map("as_subject", wakes,
+                                lambda kv: (shard_of(kv[0], shards), (kv[0], (kv[1], ROLE_SUBJECT)))))
+    out = op.stateful_batch("person_shards", person_in, lambda resume: ShardLogic(
+        resume, lambda slot: PersonLogic(slot, settings), state, metrics.PERSONS, "person", count_restored_held))
+    accepted = op.branch("accepted", out, lambda kv: isinstance(kv[1], MemberUpdate))
+    return PersonStreams(accepted.trues, op.map("rejected", accepted.falses, lambda kv: rejection_out(kv[1])))
+
+
+def family_stage(updates: Stream[Any], quarterly: Stream[Any], fold: FamilyFold, state: StateSettings) -> Stream[Any]:
+    """family (family id): fold member cards, run the rules (``rules.family_fold``). Emits the
+    fold's outputs (``FoldOutput``: ``(ledger key, ledger input)`` or a ``Rejection``), each
+    tagged ``(policy index, output)`` in a what-if."""
+    shards = state.shards
+    by_family = op.merge("family_in", op.map("by_family", updates,
+                                             lambda kv: (shard_of(kv[1].family_id, shards), (kv[1].family_id, kv[1]))),
+                         quarterly)
+    return _unkey("family_out", op.stateful_batch("family_shards", by_family, lambda resume: ShardLogic(
+        resume, lambda card: FamilyLogic(card, fold), state, metrics.FAMILIES, "family")))
+
+
+@dataclass(frozen=True)
+class LedgerStreams:
+    """The ledger stage's outputs: ``flows.stages.LedgerLogic``'s ``Notice | Timer | offer command``
+    split by type, and the rule errors the family stage passed through."""
+
+    notices: Stream[Any]       # (recipient IIN, json, cause): notices go straight to notifications
+    offer_timers: Stream[Any]  # (due key, Timer): reminders, lapses, expiries, settlements
+    to_offers: Stream[Any]     # (notification id, IssuedOffer | Revise | End | Keep | Contact)
+    rule_errors: Stream[Any]   # dead letters: (key, json, cause)
+
+
+def ledger_stage(t: str, decided: Stream[Any], repricing: Stream[Any], ledger: DomainLedger, params: Params,
+                 state: StateSettings) -> LedgerStreams:
+    """ledger (recipient IIN): issue once, keep each right in line with its condition (``rules.ledger``)."""
+    consent_days, reminder_days = params.scalar_int("consent_days"), params.scalar_int("reminder_after_days")
+    shards = state.shards
+    errors = op.branch(f"rule_errors{t}", decided, lambda x: isinstance(x, Rejection))
+    rule_errors = op.map(f"rule_error_out{t}", errors.trues, rejection_out)
+    ledger_in = op.merge(f"ledger_in{t}", op.map(f"by_ledger{t}", errors.falses,
+                                                 lambda kv: (shard_of(kv[0], shards), (kv[0], kv))), repricing)
+    out = _unkey(f"ledger_out{t}", op.stateful_batch(f"ledger_shards{t}", ledger_in, lambda resume: ShardLogic(
+        resume, lambda book: LedgerLogic(book, ledger, consent_days, reminder_days), state, metrics.LEDGERS, None)))
+    is_notice = op.branch(f"notices{t}", out, lambda x: isinstance(x, Notice))
+    notices = op.map(f"notice_out{t}", is_notice.trues, lambda n: (n.recipient, orjson.dumps(n.record), n.cause))
+    timers = op.branch(f"offer_timers{t}", is_notice.falses, lambda x: isinstance(x, Timer))
+    return LedgerStreams(
+        notices=notices,
+        offer_timers=op.map(f"offer_timers_keyed{t}", timers.trues, lambda x: (due_key(x.due), x)),
+        to_offers=op.map(f"offers_keyed{t}", timers.falses, _by_offer_id),
+        rule_errors=rule_errors)
+
+
+@dataclass(frozen=True)
+class OfferStreams:
+    """The offer stage's outputs, encoded (``encode_offer_output``) and split by sink:
+    each ``(key, json, cause)``."""
+
+    notifications: Stream[Any]
+    assignments: Stream[Any]
+    outcomes: Stream[Any]
+    dead_letters: Stream[Any]
+
+
+def offer_stage(t: str, rights: LedgerStreams, replies: Stream[Any], to_offer_calendar: Stream[Any],
+                simulate_citizens: bool) -> OfferStreams:
+    """offer_calendar (due key) and offers (notification id): consent, refusal, reminder, lapse,
+    withdrawal, a running benefit's changes and close (``state.offers``)."""
+    offer_wakes = _unkey(f"offer_wakes{t}", op.stateful(
+        f"offer_calendar{t}", op.merge(f"offer_calendar_in{t}", to_offer_calendar, rights.offer_timers),
+        CalendarLogic))
+    offers_in = op.merge(f"offers_in{t}", replies, rights.to_offers, offer_wakes)
+    if simulate_citizens:
+        offers_in = op.merge(f"with_citizens{t}", offers_in,
+                             op.flat_map(f"citizens{t}", rights.to_offers, simulated_reply))
+    out = _unkey(f"offer_out{t}", op.stateful_batch(f"offers{t}", offers_in, OfferLogic))
+    encoded = op.map(f"encode{t}", out, encode_with_cause)
+    notifications, rest = _select(f"out_notifications{t}", encoded, NOTIFICATION)
+    assignments, rest = _select(f"out_assignments{t}", rest, ASSIGNMENT)
+    outcomes, dead = _select(f"out_outcomes{t}", rest, OUTCOME)
+    return OfferStreams(notifications, assignments, outcomes, op.map(f"dead_keyed{t}", dead, lambda x: x[1:]))
+
+
+def write(t: str, outputs: Outputs, rights: LedgerStreams, offers: OfferStreams, *shared_dead: Stream[Any]) -> None:
+    """write: each sink's records, with their end-to-end latency observed on the way."""
+    notifications = _timed("notifications", op.merge(f"all_notifications{t}", rights.notices, offers.notifications), t)
+    op.output(f"write_notifications{t}", _for_sink("notifications", notifications, t), outputs.notifications)
+    op.output(f"write_assignments{t}", _for_sink("assignments", _timed("assignments", offers.assignments, t), t),
+              outputs.assignments)
+    op.output(f"write_outcomes{t}", _for_sink("outcomes", _timed("outcomes", offers.outcomes, t), t), outputs.outcomes)
+    dead = _timed("dead_letters", op.merge(f"dead{t}", *shared_dead, rights.rule_errors, offers.dead_letters), t)
+    op.output(f"write_dead_letters{t}", _for_sink("dead_letters", dead, t), outputs.dead_letters)
+
+
 def build_flow(source: Source[RawMessage], outputs: Outputs, params: Params | None = None,
                name: str = "familycard", simulate_citizens: bool = False,
                shards: int | None = None, future_horizon_days: int | None = FUTURE_HORIZON_DAYS,
@@ -250,117 +424,27 @@ def build_flow(source: Source[RawMessage], outputs: Outputs, params: Params | No
     state = state or StateSettings()
     if shards is not None and shards != state.shards:
         state = StateSettings(shards, state.packed, state.seed, state.snapshots)
-    shards = state.shards
     params = params or load_params()
-    router = Router(params, shards)
     person_settings = PersonSettings(params.scalar_int("late_record_days"), params.scalar_int("adult_age_years"))
-    fold = FamilyFold(params, [p for p, _ in variants])
     flow = Dataflow(name)
 
-    def decode_route(raw: RawMessage) -> list[tuple[str, str, Any]]:
-        """One step for both (each Bytewax step costs per item): an event's routes, or its dead letter."""
-        result = decode_counted(raw, future_horizon_days)
-        if result is None:
-            return []
-        if isinstance(result, DeadLetter):
-            return [(BAD_INPUT, "", result)]
-        return router.route(result)
-
-    def broadcast(t: tuple[str, str, Any]) -> tuple[str, Any]:
-        return t[1], (BROADCAST, (t[1], t[2]))
-
-    raw = op.input("read", flow, source)
-    routed = op.flat_map("decode_route", raw, decode_route)
-    to_person, rest = _select("to_person", routed, PERSON, lambda t: (shard_of(t[1], shards), t[1:]))
-    sweep, rest = _select("to_person_shards", rest, PERSON_HELD, lambda t: (t[1], (BROADCAST_HELD, (t[1], t[2]))))
-    to_calendar, rest = _select("to_calendar", rest, CALENDAR)
-    catch_up, rest = _select("to_calendar_shards", rest, CALENDAR_ALL, broadcast)
-    quarterly, rest = _select("to_family_shards", rest, FAMILY, broadcast)
-    repricing, rest = _select("to_ledger_shards", rest, LEDGER, broadcast)
-    to_offer_calendar, rest = _select("to_offer_calendar", rest, OFFER_CALENDAR)
-    bad_b = op.branch("bad_input_split", rest, lambda t: t[0] == BAD_INPUT)
-    bad = op.map("bad_input", bad_b.trues, lambda t: dead_letter_out(t[2]))
-    replies = op.map("replies_keyed", bad_b.falses, lambda t: (t[1], t[2]))
-
-    # calendar: ticks wake the people due today (birthdays, kandas, ruling expiries)
-    calendar_in = op.merge("calendar_in", op.map("by_calendar_shard", to_calendar,
-                                                 lambda kv: (shard_of(kv[0], shards), kv)), catch_up)
-    person_wakes = op.stateful_batch("calendar_shards", calendar_in,
-                                     lambda resume: ShardLogic(resume, CalendarKeyLogic, state, None, "calendar",
-                                                               count_restored_timers))
-    person_wakes = _unkey("person_wakes", person_wakes)
-    person_in = op.merge("person_in", to_person, sweep,
-                         op.map("as_subject", person_wakes,
-                                lambda kv: (shard_of(kv[0], shards), (kv[0], (kv[1], ROLE_SUBJECT)))))
-
-    person_out = op.stateful_batch("person_shards", person_in, lambda resume: ShardLogic(
-        resume, lambda slot: PersonLogic(slot, person_settings), state, metrics.PERSONS, "person",
-        count_restored_held))
-    accepted = op.branch("accepted", person_out, lambda kv: isinstance(kv[1], MemberUpdate))
-    rejected = op.map("rejected", accepted.falses, lambda kv: rejection_out(kv[1]))
-
-    by_family = op.merge("family_in", op.map("by_family", accepted.trues,
-                                             lambda kv: (shard_of(kv[1].family_id, shards), (kv[1].family_id, kv[1]))),
-                         quarterly)
-    family_out = _unkey("family_out", op.stateful_batch("family_shards", by_family, lambda resume: ShardLogic(
-        resume, lambda card: FamilyLogic(card, fold), state, metrics.FAMILIES, "family")))
-
-    shared_dead = [bad, rejected]
-    if not variants:
-        _rights_and_offers("", family_out, shared_dead, repricing, replies, to_offer_calendar, params, outputs,
-                           state, simulate_citizens)
-        return flow
-    # a what-if: every policy's ledgers and offers downstream of the one family stage
+    routed = read_and_route(flow, source, Router(params, state.shards), state.shards, future_horizon_days)
+    wakes = calendar_stage(routed, state)
+    persons = person_stage(routed, wakes, person_settings, state)
+    decided = family_stage(persons.updates, routed.quarterly, FamilyFold(params, [p for p, _ in variants]), state)
+    # ledger → offers → write, once per policy (a what-if has several on the one family stage)
     for v, (p, outs) in enumerate(((params, outputs), *variants)):
-        mine = op.filter_map(f"policy_{v}", family_out, lambda x, v=v: x[1] if x[0] == v else None)
-        _rights_and_offers(f"_{v}" if v else "", mine, shared_dead, repricing, replies, to_offer_calendar, p, outs,
-                           state, simulate_citizens)
+        tag = f"_{v}" if v else ""
+        mine = op.filter_map(f"policy_{v}", decided, _of_policy(v)) if variants else decided
+        rights = ledger_stage(tag, mine, routed.repricing, DomainLedger(p), p, state)
+        offers = offer_stage(tag, rights, routed.replies, routed.to_offer_calendar, simulate_citizens)
+        write(tag, outs, rights, offers, routed.bad_input, persons.rejected)
     return flow
 
 
-def _rights_and_offers(tag: str, family_out: Stream[Any], shared_dead: list[Stream[Any]], repricing: Stream[Any],
-                       replies: Stream[Any], to_offer_calendar: Stream[Any], params: Params, outputs: Outputs,
-                       state: StateSettings, simulate_citizens: bool) -> None:
-    """ledger → offers → write, under one policy's parameters (``tag`` names its steps: a what-if
-    builds one of these per policy on the same family stage)."""
-    ledger = DomainLedger(params)
-    consent_days, reminder_days = params.scalar_int("consent_days"), params.scalar_int("reminder_after_days")
-    shards = state.shards
-    t = tag
-    family_errors = op.branch(f"rule_errors{t}", family_out, lambda x: isinstance(x, Rejection))
-    rule_errors = op.map(f"rule_error_out{t}", family_errors.trues, rejection_out)
-    ledger_in = op.merge(f"ledger_in{t}", op.map(f"by_ledger{t}", family_errors.falses,
-                                                 lambda kv: (shard_of(kv[0], shards), (kv[0], kv))), repricing)
-    ledger_out = _unkey(f"ledger_out{t}", op.stateful_batch(f"ledger_shards{t}", ledger_in, lambda resume: ShardLogic(
-        resume, lambda book: LedgerLogic(book, ledger, consent_days, reminder_days), state, metrics.LEDGERS, None)))
-
-    notices_b = op.branch(f"notices{t}", ledger_out, lambda x: isinstance(x, Notice))
-    notices = op.map(f"notice_out{t}", notices_b.trues, lambda n: (n.recipient, orjson.dumps(n.record), n.cause))
-    timers_b = op.branch(f"offer_timers{t}", notices_b.falses, lambda x: isinstance(x, Timer))
-    offer_timers = op.map(f"offer_timers_keyed{t}", timers_b.trues, lambda t: (due_key(t.due), t))
-    to_offer_stage = op.map(f"offers_keyed{t}", timers_b.falses, _by_offer_id)
-
-    offer_wakes = _unkey(f"offer_wakes{t}", op.stateful(
-        f"offer_calendar{t}", op.merge(f"offer_calendar_in{t}", to_offer_calendar, offer_timers), CalendarLogic))
-    offers_in = op.merge(f"offers_in{t}", replies, to_offer_stage, offer_wakes)
-    if simulate_citizens:
-        offers_in = op.merge(f"with_citizens{t}", offers_in,
-                             op.flat_map(f"citizens{t}", to_offer_stage, simulated_reply))
-    offer_out = _unkey(f"offer_out{t}", op.stateful_batch(f"offers{t}", offers_in, OfferLogic))
-    encoded = op.map(f"encode{t}", offer_out, encode_with_cause)
-
-    to_notes, rest_e = _select(f"out_notifications{t}", encoded, NOTIFICATION)
-    to_assign, rest_e = _select(f"out_assignments{t}", rest_e, ASSIGNMENT)
-    to_outcomes, to_dead = _select(f"out_outcomes{t}", rest_e, OUTCOME)
-    dead_from_offers = op.map(f"dead_keyed{t}", to_dead, lambda t: t[1:])
-
-    all_notifications = _timed("notifications", op.merge(f"all_notifications{t}", notices, to_notes), t)
-    op.output(f"write_notifications{t}", _for_sink("notifications", all_notifications, t), outputs.notifications)
-    op.output(f"write_assignments{t}", _for_sink("assignments", _timed("assignments", to_assign, t), t),
-              outputs.assignments)
-    op.output(f"write_outcomes{t}", _for_sink("outcomes", _timed("outcomes", to_outcomes, t), t), outputs.outcomes)
-    dead = _timed("dead_letters", op.merge(f"dead{t}", *shared_dead, rule_errors, dead_from_offers), t)
-    op.output(f"write_dead_letters{t}", _for_sink("dead_letters", dead, t), outputs.dead_letters)
+def _of_policy(v: int) -> Callable[[tuple[int, Any]], Any]:
+    """In a what-if, the family stage tags each output with its policy's index."""
+    return lambda x: x[1] if x[0] == v else None
 
 
 def _by_offer_id(x: IssuedOffer | Revise | End | Keep | Contact) -> Keyed:
