@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import rules  # noqa: F401  (imports every rule module, which registers the rules)
+from rules.decisions import NOTICE, OFFER
 from rules.engine import Rule, registered_rules
 from rules.params import PARAMETERS_FILE
 from rules.texts import NOTICE_CODES, OFFER_CODES, segment_report, typical_text
@@ -70,9 +71,9 @@ def _md(text: str) -> str:
 
 def _kind(code: str) -> str:
     if code in NOTICE_CODES:
-        return "notice"
+        return NOTICE
     if code in OFFER_CODES:
-        return "offer"
+        return OFFER
     return "unknown (not a contract code)"
 
 
@@ -92,7 +93,7 @@ def _rule_section(code: str, regs: list[Rule]) -> list[str]:
             out += [f"- **{name}**: {_md(fields[name])}" for name in FIELDS if name in fields]
     if code in OFFER_CODES or code in NOTICE_CODES:
         out += ["", "SMS as typically sent:", ""]
-        kind = "notice" if code in NOTICE_CODES else "offer"
+        kind = NOTICE if code in NOTICE_CODES else OFFER
         for lang in ("kk", "ru"):
             out.append(f"- {lang}: {typical_text(code, kind, lang)}")
     out.append("")

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
+from rules.decisions import CHANGE, KINDS, NOTICE, OFFER, REMINDER, WITHDRAWAL
 from state import dates
 from state.dates import Day
 
@@ -25,7 +26,6 @@ __all__ = [
 ]
 
 LANGUAGES = ("kk", "ru")
-KINDS = ("offer", "notice", "reminder", "withdrawal", "change")
 
 OFFER_CODES = (
     "working_capacity_loss", "job_loss", "breadwinner_loss", "birth_benefit", "childcare_benefit",
@@ -187,7 +187,7 @@ _REASON = {"kk": "Себебі: {reason}.", "ru": "Причина: {reason}."}
 
 def kinds_for(code: str) -> tuple[str, ...]:
     """The kinds a code is sent as: offers are offered, reminded, withdrawn and changed; notices are notices."""
-    return ("offer", "reminder", "withdrawal", "change") if code in OFFER_CODES else ("notice",)
+    return (OFFER, REMINDER, WITHDRAWAL, CHANGE) if code in OFFER_CODES else (NOTICE,)
 
 
 def fmt_amount(amount: int) -> str:
@@ -234,21 +234,21 @@ def render(code: str, kind: str, amount_kzt: int | None, reply_by: Day | None, *
     out: dict[str, str] = {}
     for lang in LANGUAGES:
         parts: list[str] = []
-        if kind == "withdrawal":
+        if kind == WITHDRAWAL:
             parts.append(WITHDRAWN[code][lang])
             why = _reason(reason, lang)
             if why:
                 parts.append(_REASON[lang].format(reason=why))
-        elif kind == "change":
+        elif kind == CHANGE:
             parts.append(CHANGED[lang])
             parts.append(_body(code, lang, amount_kzt, valid_until))
             if from_month is not None:
                 parts.append(FROM_MONTH[lang].format(month=f"{from_month % 12 + 1:02d}.{from_month // 12}"))
         else:
-            if kind == "reminder":
+            if kind == REMINDER:
                 parts.append(NOT_ANSWERED[lang])
             parts.append(_body(code, lang, amount_kzt, valid_until))
-            if kind in ("offer", "reminder") and reply_by is not None and code in OFFER_CODES:
+            if kind in (OFFER, REMINDER) and reply_by is not None and code in OFFER_CODES:
                 parts.append(REPLY[lang].format(reply_by=fmt_date(reply_by)))
         parts.append(SAFETY[lang])
         out[lang] = " ".join(parts)
@@ -325,9 +325,9 @@ TYPICAL_VALID_UNTIL = dates.day("2026-08-15")
 def typical_text(code: str, kind: str, lang: str) -> str:
     """One template rendered with a typical amount, reply date, expiry date and reason."""
     return render(
-        code, kind, TYPICAL_AMOUNT.get(code), TYPICAL_REPLY_BY if kind in ("offer", "reminder") else None,
-        reason=TYPICAL_REASON.get(code) if kind == "withdrawal" else None,
-        valid_until=TYPICAL_VALID_UNTIL, from_month=TYPICAL_FROM_MONTH if kind == "change" else None,
+        code, kind, TYPICAL_AMOUNT.get(code), TYPICAL_REPLY_BY if kind in (OFFER, REMINDER) else None,
+        reason=TYPICAL_REASON.get(code) if kind == WITHDRAWAL else None,
+        valid_until=TYPICAL_VALID_UNTIL, from_month=TYPICAL_FROM_MONTH if kind == CHANGE else None,
     )[lang]
 
 
