@@ -218,7 +218,7 @@ def _unkey(step: str, up: Stream[Any]) -> Stream[Any]:
 # They are plain functions, not Bytewax ``@operator``s, on purpose: an operator nests its
 # steps' ids (``familycard.person.shards``), and the stateful steps' ids are the keys of the
 # recovery store and of the dashboards' ``step_id`` label; a refactor must not orphan a
-# deployment's state (tests/test_dataflow_shape.py pins them).
+# deployment's state (tests/flows/test_dataflow_shape.py pins them).
 
 SIMULATED = "citizen-simulator"  # origin topic of the embedded simulator's replies (not input)
 

@@ -73,7 +73,7 @@ from state.rights import (
 from state.seen import Seen
 from tests.factories import event, iin_for, registered
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 PROTOCOLS = range(pickle.HIGHEST_PROTOCOL + 1)
 
 
