@@ -188,3 +188,34 @@ def test_every_cluster_launch_hands_its_members_the_config(tmp_path: Path, monke
         assert processes == parent.cluster.workers
         assert cli.config_of(member_argv) == parent
     assert len(seen) == len(commands)
+
+
+def _config_flags(cls: type) -> set[str]:
+    """Every flag the fields of ``cls`` (and of the configs inside it) are written back as."""
+    hints = typing.get_type_hints(cls)
+    found: set[str] = set()
+    for f in dataclasses.fields(cls):
+        tp = hints[f.name]
+        inner = [a for a in typing.get_args(tp) if a is not type(None)] or [tp]
+        if isinstance(inner[0], type) and dataclasses.is_dataclass(inner[0]):
+            found |= _config_flags(inner[0])
+        else:
+            found |= {f.metadata["flag"], *([f.metadata["off"]] if f.metadata.get("off") else [])}
+    return found
+
+
+POPULATION_FLAGS = {"--families", "--start", "--days", "--seed", "--bad-fraction"}
+"""``run``'s flags that only its parent reads: the embedded default generates the input, and
+its members replay the file (``--input``)."""
+
+
+@pytest.mark.parametrize(("command", "cls", "parent_only"), [("run", RunConfig, POPULATION_FLAGS),
+                                                             ("whatif", WhatifConfig, set())])
+def test_every_flag_of_the_command_is_in_its_config(command: str, cls: type, parent_only: set[str]) -> None:
+    """A flag added to the command line but not to the configuration would not reach a cluster's
+    members; a config field whose flag the command line lost could not be read back."""
+    import argparse
+
+    sub = next(a for a in cli._parser()._actions if isinstance(a, argparse._SubParsersAction))
+    flags = {s for a in sub.choices[command]._actions for s in a.option_strings} - {"-h", "--help"}
+    assert flags - parent_only == _config_flags(cls)
