@@ -80,8 +80,9 @@ class MetricsConfig:
 
 @dataclass(frozen=True)
 class StateConfig:
-    """How the sharded stages keep state and where it is stored: the serializable half of
-    ``flows.shards.StateSettings`` (which each process builds from it, opening the seed).
+    """How the sharded stages keep state and where it is stored: what of
+    ``flows.shards.StateSettings`` can travel on a command line (each process builds its
+    ``StateSettings`` from it, opening the seed itself).
 
     ``shards``: Bytewax keys per sharded stage (a recovery directory or seed is tied to it).
     ``packed``: slots pickled between batches (``--state packed``) or live objects.
@@ -131,7 +132,8 @@ class RunConfig:
     Exactly one of ``file`` (a replay) and ``kafka`` (live mode) is set. ``epoch_seconds``: the
     Bytewax epoch interval (``flows.runner.default_epoch_seconds`` when not given).
     ``future_horizon_days``: how far past the flow's day a record may be dated.
-    ``simulate_citizens``: the embedded citizen simulator answers the offers (file replays).
+    ``simulate_citizens``: the embedded citizen simulator answers the offers (file replays; live
+    mode reads the replies from ``sms.replies`` and ignores it, as it always has).
     """
 
     epoch_seconds: float = field(metadata=flag("--epoch-seconds"))

@@ -76,9 +76,11 @@ def _safe_start(bootstrap: str, outputs: list[str], run: RunConfig, config: Kafk
     return False
 
 
-def run_kafka(run: RunConfig, state: StateSettings | None = None) -> int:
+def run_kafka(run: RunConfig, state: StateSettings) -> int:
     """Live mode, as ``run`` (``flows.config.RunConfig``, with ``kafka`` set) says: in this
-    process, as one member of a cluster, or as the parent that starts the cluster's members."""
+    process, as one member of a cluster, or as the parent that starts the cluster's members.
+    ``state``: the sharded stages' settings, built by the caller from ``run.state`` (it opens the
+    seed); required, so the flow never falls back to a shard count the configuration did not say."""
     from flows.runner import run_local
 
     assert run.kafka is not None
