@@ -8,13 +8,18 @@ import os
 import sys
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from familycard.logs import FORMATS, LEVELS
 from familycard.logs import setup as setup_logs
 
-__all__ = ["main"]
+if TYPE_CHECKING:
+    from familycard.whatif import WhatifConfig
+    from flows.config import ClusterConfig, RunConfig
+
+__all__ = ["main", "Population", "run_config", "whatif_config", "config_of"]
 
 OUTPUT_FILES = ("notifications.jsonl", "assignments.jsonl", "dead-letters.jsonl", "outcomes.jsonl")
 DEFAULT_FAMILIES = 10_000
@@ -180,31 +185,53 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _messages(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+@dataclass(frozen=True)
+class Population:
+    """What ``generate`` (and the embedded ``run``, before it replays) synthesizes: ``families``
+    over ``days`` from ``start`` with ``seed``; part ``part`` of ``parts`` (``generate --part``);
+    only the population load (``load_only``); ``bad_fraction`` of the messages replaced by bad input."""
+
+    families: int
+    start: dt.date
+    days: int
+    seed: int
+    bad_fraction: float
+    part: int = 0
+    parts: int = 1
+    load_only: bool = False
+
+
+def _population(args: argparse.Namespace) -> Population:
+    """``generate``'s population, or the embedded ``run``'s (the whole of it: no parts)."""
+    parts = {"part": args.part, "parts": args.parts, "load_only": args.load_only} if args.command == "generate" else {}
+    return Population(args.families, dt.date.fromisoformat(args.start), args.days, args.seed, args.bad_fraction,
+                      **parts)
+
+
+def _messages(pop: Population):  # type: ignore[no-untyped-def]
     from familycard.generator import generate, part_families
     from familycard.progress import Progress, counted
 
-    part, parts, load_only = getattr(args, "part", 0), getattr(args, "parts", 1), getattr(args, "load_only", False)
     # ~19.5 messages a family for the population load, ~0.023 a family and day after it, one tick a day
-    families = part_families(args.families, part, parts)
-    estimate = (families * (19.5 + 0.023 * args.days) + args.days if not load_only else families * 19.5) \
-        * (1 + args.bad_fraction / 5)
+    families = part_families(pop.families, pop.part, pop.parts)
+    estimate = (families * (19.5 + 0.023 * pop.days) + pop.days if not pop.load_only else families * 19.5) \
+        * (1 + pop.bad_fraction / 5)
     progress = Progress("generate", estimate, approximate=True)
-    return counted(generate(args.families, dt.date.fromisoformat(args.start), args.days, args.seed,
-                            part=part, parts=parts, load_only=load_only), progress)
+    return counted(generate(pop.families, pop.start, pop.days, pop.seed,
+                            part=pop.part, parts=pop.parts, load_only=pop.load_only), progress)
 
 
-def _write_events(args: argparse.Namespace, out) -> int:  # type: ignore[no-untyped-def]
+def _write_events(pop: Population, out) -> int:  # type: ignore[no-untyped-def]
     from familycard.generator import corrupt, part_seed, write_jsonl
 
-    if args.bad_fraction > 0:
+    if pop.bad_fraction > 0:
         n = 0
-        seed = part_seed(args.seed, getattr(args, "part", 0), getattr(args, "parts", 1))
-        for line in corrupt(_messages(args), args.bad_fraction, seed):
+        seed = part_seed(pop.seed, pop.part, pop.parts)
+        for line in corrupt(_messages(pop), pop.bad_fraction, seed):
             out.write(line + b"\n")
             n += 1
         return n
-    return write_jsonl(_messages(args), out)
+    return write_jsonl(_messages(pop), out)
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
@@ -212,32 +239,71 @@ def cmd_generate(args: argparse.Namespace) -> int:
         print(f"familycard generate: --part must be in 0..--parts-1 (got --part {args.part} --parts {args.parts})",
               file=sys.stderr)
         return 2
+    pop = _population(args)
     if args.output:
         with open(args.output, "wb") as fh:
-            n = _write_events(args, fh)
+            n = _write_events(pop, fh)
     else:
-        n = _write_events(args, sys.stdout.buffer)
+        n = _write_events(pop, sys.stdout.buffer)
         sys.stdout.buffer.flush()
     print(f"generated {n} messages", file=sys.stderr)
     return 0
 
 
-def _simulate(args: argparse.Namespace) -> bool:
-    if args.simulate_citizens is not None:
-        return bool(args.simulate_citizens)
-    return args.input is None and args.kafka is None and getattr(args, "kafka_config", None) is None
+def _cluster(args: argparse.Namespace) -> ClusterConfig:
+    from flows.config import ClusterConfig
+
+    return ClusterConfig(args.workers, args.process_id, tuple(args.addresses.split(";")) if args.addresses else None)
 
 
-def _worker_argv(args: argparse.Namespace, input_path: Path) -> list[str]:
-    argv = ["run", "--input", str(input_path), "--output", str(args.output),
-            "--epoch-seconds", str(args.epoch_seconds), "--state", args.state, "--shards", str(args.shards),
-            "--future-horizon-days", str(args.future_horizon_days),
-            "--simulate-citizens" if _simulate(args) else "--no-simulate-citizens"]
-    if args.recovery:
-        argv += ["--recovery", str(args.recovery)]
-    if args.initial_state:
-        argv += ["--initial-state", str(args.initial_state)]
-    return argv
+def run_config(args: argparse.Namespace) -> RunConfig:
+    """``run``'s configuration from its parsed flags: every default resolved here, once. A
+    cluster's members parse the flags their parent wrote back (``RunConfig.child_argv``), in
+    which nothing is left to a default."""
+    from flows.config import FileConfig, KafkaSettings, MetricsConfig, RunConfig, StateConfig
+    from flows.runner import default_epoch_seconds
+    from flows.shards import DEFAULT_SHARDS
+
+    live = args.kafka is not None or args.kafka_config is not None
+    epoch = args.epoch_seconds if args.epoch_seconds is not None else \
+        default_epoch_seconds(live=live, recovery=args.recovery is not None)
+    simulate = bool(args.simulate_citizens) if args.simulate_citizens is not None else args.input is None and not live
+    kafka_file = args.kafka_config or os.environ.get("FAMILYCARD_KAFKA_CONFIG")
+    return RunConfig(
+        epoch_seconds=epoch, future_horizon_days=args.future_horizon_days, simulate_citizens=simulate,
+        state=StateConfig(args.shards if args.shards is not None else DEFAULT_SHARDS, args.state == "packed",
+                          args.initial_state, args.recovery),
+        cluster=_cluster(args),
+        metrics=MetricsConfig(args.metrics_port, args.metrics_address),
+        # the embedded default (no --input) replays what it generates into the output directory
+        file=None if live else FileConfig(args.input if args.input is not None else args.output / "events.jsonl",
+                                          args.output),
+        kafka=KafkaSettings(args.kafka, Path(kafka_file) if kafka_file else None, args.input_prefix,
+                            args.output_prefix, args.stop_at_end, args.from_beginning) if live else None,
+    )
+
+
+def config_of(argv: Sequence[str]) -> RunConfig | WhatifConfig:
+    """The configuration ``familycard <argv>`` runs ``run`` or ``whatif`` with (what a cluster's
+    member reads back from the argv its parent gave it)."""
+    args = _parser().parse_args(argv)
+    if args.command == "run":
+        return run_config(args)
+    if args.command == "whatif":
+        return whatif_config(args)
+    raise ValueError(f"{args.command} has no configuration object")
+
+
+def whatif_config(args: argparse.Namespace) -> WhatifConfig:
+    """``whatif``'s configuration from its parsed flags (as ``run_config``)."""
+    from familycard.whatif import WhatifConfig
+    from flows.shards import DEFAULT_SHARDS
+
+    # no recovery: a what-if is a batch job, rerun from the start (no snapshots)
+    return WhatifConfig(
+        input=args.input, reforms=tuple(args.reform), output=args.output,
+        simulate_citizens=bool(args.simulate_citizens), future_horizon_days=args.future_horizon_days,
+        shards=args.shards or DEFAULT_SHARDS, initial_state=args.initial_state, cluster=_cluster(args))
 
 
 def _count_lines(path: Path) -> int:
@@ -245,15 +311,14 @@ def _count_lines(path: Path) -> int:
         return sum(1 for line in fh if line.strip())
 
 
-def _start_metrics(args: argparse.Namespace) -> None:
-    """Serve metrics from each process that runs the dataflow (not from a cluster's launcher)."""
+def _start_metrics(config: RunConfig) -> None:
+    """Serve metrics from each process that runs the dataflow (not from a cluster's launcher:
+    its members serve them, told the port in their configuration)."""
     from flows import metrics
 
-    if args.metrics_port and args.workers > 1 and args.process_id is None:
-        os.environ["FAMILYCARD_METRICS_PORT"] = str(args.metrics_port)  # the cluster's processes inherit it
-        os.environ["FAMILYCARD_METRICS_ADDRESS"] = args.metrics_address
+    if config.cluster.launches and config.metrics.port:
         return
-    metrics.start(args.metrics_port, args.process_id, addr=args.metrics_address)
+    metrics.start(config.metrics.port, config.cluster.process_id, addr=config.metrics.address)
 
 
 def _replay_progress(input_path: Path):  # type: ignore[no-untyped-def]
@@ -267,70 +332,68 @@ def _replay_progress(input_path: Path):  # type: ignore[no-untyped-def]
 
 def cmd_run(args: argparse.Namespace) -> int:
     from familycard.summary import format_summary, summarize_files
-    from flows.runner import default_epoch_seconds, ensure_recovery, run_cluster, run_local
-    from flows.shards import DEFAULT_SHARDS, StateSettings
+    from flows.runner import ensure_recovery, run_cluster, run_local
+    from flows.shards import StateSettings
 
-    if args.workers < 1:
-        print(f"familycard run: --workers must be at least 1 (got {args.workers})", file=sys.stderr)
+    config = run_config(args)
+    cluster = config.cluster
+    if cluster.workers < 1:
+        print(f"familycard run: --workers must be at least 1 (got {cluster.workers})", file=sys.stderr)
         return 2
-    live = args.kafka is not None or args.kafka_config is not None
-    if args.epoch_seconds is None:
-        args.epoch_seconds = default_epoch_seconds(live=live, recovery=args.recovery is not None)
-    if args.shards is None:  # resolved here: cluster members get it in their argv
-        args.shards = DEFAULT_SHARDS
     from state.seed import SeedError, SeedReader
 
-    try:  # how the sharded stages hold state: one object, passed down (a cluster's members rebuild it from argv)
-        state = StateSettings(args.shards, args.state == "packed",
-                              SeedReader(args.initial_state) if args.initial_state else None,
-                              snapshots=args.recovery is not None)
+    st = config.state
+    try:  # how the sharded stages hold state: one object, passed down (built in each process from the config)
+        state = StateSettings(st.shards, st.packed, SeedReader(st.initial_state) if st.initial_state else None,
+                              snapshots=st.recovery is not None)
     except (SeedError, ValueError) as exc:
         print(f"familycard run: {exc}", file=sys.stderr)
         return 2
-    _start_metrics(args)
-    if live:
-        return _run_kafka(args, state)
+    _start_metrics(config)
+    if config.kafka is not None:
+        return _run_kafka(config, state)
 
-    out: Path = args.output
-    input_path = args.input
-    if input_path is not None and not input_path.is_file():
+    assert config.file is not None
+    out, input_path = config.file.output, config.file.input
+    embedded = args.input is None
+    if not embedded and not input_path.is_file():
         print(f"familycard run: no such input file: {input_path}", file=sys.stderr)
         return 2
     out.mkdir(parents=True, exist_ok=True)
-    if input_path is None:  # the embedded default: generate, then replay like any file
-        input_path = out / "events.jsonl"
+    if embedded:  # the embedded default: generate, then replay like any file
         t0 = time.perf_counter()
         with open(input_path, "wb") as fh:
-            n = _write_events(args, fh)
+            n = _write_events(_population(args), fh)
         print(f"generated {n} messages for {args.families} families over {args.days} days "
               f"in {time.perf_counter() - t0:.1f} s -> {input_path}")
 
-    simulate = _simulate(args)
-    if args.process_id is not None:  # one member of a cluster started by run_cluster
+    if cluster.is_member:  # one member of a cluster started by run_cluster
         with _replay_progress(input_path):
-            run_local(_file_flow(input_path, out, simulate, args.epoch_seconds, args.future_horizon_days, state),
-                      process_id=args.process_id,
-                      addresses=args.addresses.split(";"), recovery_dir=args.recovery,
-                      epoch_seconds=args.epoch_seconds)
+            run_local(_file_flow(input_path, out, config.simulate_citizens, config.epoch_seconds,
+                                 config.future_horizon_days, state),
+                      process_id=cluster.process_id,
+                      addresses=list(cluster.addresses or ()), recovery_dir=st.recovery,
+                      epoch_seconds=config.epoch_seconds)
         return 0
 
     from familycard.summary import accounted_now
 
     before = accounted_now()
     t0 = time.perf_counter()
-    if args.workers > 1:
-        if args.recovery is not None:
-            ensure_recovery(args.recovery, args.workers)  # once, before the processes start
-        run_cluster(_worker_argv(args, input_path), args.workers)
+    if cluster.launches:
+        if st.recovery is not None:
+            ensure_recovery(st.recovery, cluster.workers)  # once, before the processes start
+        run_cluster(config.child_argv(), cluster.workers)
     else:
         with _replay_progress(input_path):
-            run_local(_file_flow(input_path, out, simulate, args.epoch_seconds, args.future_horizon_days, state),
-                      recovery_dir=args.recovery,
-                      epoch_seconds=args.epoch_seconds)
+            run_local(_file_flow(input_path, out, config.simulate_citizens, config.epoch_seconds,
+                                 config.future_horizon_days, state),
+                      recovery_dir=st.recovery,
+                      epoch_seconds=config.epoch_seconds)
     summary = summarize_files(out)
     summary.seconds = time.perf_counter() - t0
     summary.input_messages = _count_lines(input_path)
-    if args.workers == 1:  # the counters live in this process; a cluster's are in its members
+    if cluster.workers == 1:  # the counters live in this process; a cluster's are in its members
         after = accounted_now()
         summary.accounted = {k: after[k] - before[k] for k in after}
     print(format_summary(summary))
@@ -350,10 +413,10 @@ def _file_flow(input_path: Path, out: Path, simulate_citizens: bool = False,  # 
     )
 
 
-def _run_kafka(args: argparse.Namespace, state: Any) -> int:
+def _run_kafka(config: RunConfig, state: Any) -> int:
     from flows.kafka_flow import run_kafka
 
-    return run_kafka(args, state)
+    return run_kafka(config, state)
 
 
 def cmd_simulate_citizens(args: argparse.Namespace) -> int:
@@ -454,7 +517,7 @@ def _main(argv: Sequence[str] | None = None) -> int:
     if args.command == "whatif":
         from familycard.whatif import main as whatif_main
 
-        return whatif_main(args)
+        return whatif_main(whatif_config(args))
     if args.command == "recovery":
         from flows.runner import init_recovery
 

@@ -16,15 +16,47 @@ import re
 import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import orjson
 
-__all__ = ["Side", "plan", "run_sides", "report", "period_of", "iter_events"]
+from flows.config import ClusterConfig, flag, to_argv
+
+__all__ = ["WhatifConfig", "Side", "plan", "run_sides", "report", "period_of", "iter_events"]
 
 OUTPUTS = ("notifications.jsonl", "assignments.jsonl", "dead-letters.jsonl", "outcomes.jsonl")
+
+
+@dataclass(frozen=True)
+class WhatifConfig:
+    """``familycard whatif``: built once by the command line (``familycard.cli.whatif_config``)
+    and passed down; a cluster's members read it back whole (``child_argv``, as ``flows.config.RunConfig``).
+
+    ``input``: the history (JSON lines of every topic). ``reforms``: the reform files, in order.
+    ``output``: the report's directory. ``simulate_citizens``: each side's offers answered by
+    the embedded simulator. ``future_horizon_days``: as for ``run``. ``shards`` and
+    ``initial_state``: the sharded stages' count and seed (live slots, and never recovery: a
+    what-if is a batch job, rerun from the start). ``cluster``: its processes.
+    """
+
+    input: Path = field(metadata=flag("--input"))
+    reforms: tuple[Path, ...] = field(metadata=flag("--reform"))
+    output: Path = field(metadata=flag("--output"))
+    simulate_citizens: bool = field(metadata=flag("--simulate-citizens", off="--no-simulate-citizens"))
+    future_horizon_days: int = field(metadata=flag("--future-horizon-days"))
+    shards: int = field(metadata=flag("--shards"))
+    initial_state: Path | None = field(metadata=flag("--initial-state"))
+    cluster: ClusterConfig
+
+    def child_argv(self) -> list[str]:
+        """The arguments of ``python -m familycard`` for each member of this what-if's cluster
+        (``flows.runner.run_cluster`` appends ``--process-id I --addresses ...``)."""
+        return ["whatif", *to_argv(self)]
+
+    def member(self, process_id: int, addresses: tuple[str, ...]) -> WhatifConfig:
+        return replace(self, cluster=replace(self.cluster, process_id=process_id, addresses=addresses))
 
 
 @dataclass(frozen=True)
@@ -142,54 +174,48 @@ def _consent(simulate: bool) -> str:
     return "Consent as given by the SMS replies in the input (a reform's renewed offers get no reply)."
 
 
-def main(args: Any) -> int:
-    """The ``familycard whatif`` command (``familycard.cli`` parses its arguments)."""
+def main(config: WhatifConfig) -> int:
+    """The ``familycard whatif`` command (``familycard.cli`` builds its ``config``)."""
     from flows.runner import run_cluster
-    from flows.shards import DEFAULT_SHARDS, StateSettings
+    from flows.shards import StateSettings
     from rules.reform import ReformError
     from state.seed import SeedError, SeedReader
 
-    if not args.input.exists():
-        print(f"familycard whatif: no such input file: {args.input}", file=sys.stderr)
+    if not config.input.exists():
+        print(f"familycard whatif: no such input file: {config.input}", file=sys.stderr)
         return 2
     try:
-        sides = plan(args.reform, args.output)
+        sides = plan(list(config.reforms), config.output)
     except (ReformError, OSError, ValueError) as exc:
         print(f"familycard whatif: {exc}", file=sys.stderr)
         return 2
     try:  # no recovery: a what-if is a batch job, rerun from the start (no snapshots)
-        state = StateSettings(args.shards or DEFAULT_SHARDS, False,
-                              SeedReader(args.initial_state) if args.initial_state else None, snapshots=False)
+        state = StateSettings(config.shards, False, SeedReader(config.initial_state) if config.initial_state else None,
+                              snapshots=False)
     except (SeedError, ValueError) as exc:
         print(f"familycard whatif: {exc}", file=sys.stderr)
         return 2
-    simulate = bool(args.simulate_citizens)
-    if args.process_id is not None:  # one member of a cluster started below
-        run_sides(args.input, sides, simulate=simulate, process_id=args.process_id,
-                  addresses=args.addresses.split(";"), future_horizon_days=args.future_horizon_days, state=state)
+    simulate, cluster = config.simulate_citizens, config.cluster
+    if cluster.is_member:  # one member of a cluster started below
+        run_sides(config.input, sides, simulate=simulate, process_id=cluster.process_id,
+                  addresses=list(cluster.addresses or ()), future_horizon_days=config.future_horizon_days,
+                  state=state)
         return 0
     t0 = time.perf_counter()
-    if args.workers > 1:
-        argv = ["whatif", "--input", str(args.input), "--output", str(args.output),
-                "--shards", str(args.shards or DEFAULT_SHARDS),
-                "--future-horizon-days", str(args.future_horizon_days),
-                "--simulate-citizens" if simulate else "--no-simulate-citizens",
-                *(x for r in args.reform for x in ("--reform", str(r)))]
-        if args.initial_state:
-            argv += ["--initial-state", str(args.initial_state)]
+    if cluster.launches:
         for side in sides:
             side.out.mkdir(parents=True, exist_ok=True)
-        run_cluster(argv, args.workers)
+        run_cluster(config.child_argv(), cluster.workers)
     else:
-        run_sides(args.input, sides, simulate=simulate, future_horizon_days=args.future_horizon_days, state=state)
+        run_sides(config.input, sides, simulate=simulate, future_horizon_days=config.future_horizon_days, state=state)
     seconds = time.perf_counter() - t0
-    summaries = report(args.input, sides, args.output, simulate)
+    summaries = report(config.input, sides, config.output, simulate)
     for side, summary in zip(sides[1:], summaries, strict=True):
         codes = summary["codes"].values()
         offers = (sum(c["base"]["offers"] for c in codes), sum(c["reform"]["offers"] for c in codes))
         kzt = sum(c["delta"]["offered_kzt"] for c in codes)
         fam = summary["families"]
-        where = args.output if len(sides) == 2 else args.output / side.name
+        where = config.output if len(sides) == 2 else config.output / side.name
         print(f"{side.reform.label}: offers {offers[0]} -> {offers[1]}, offered {kzt:+,} KZT, families "
               f"{fam['gain']} gain / {fam['lose']} lose / {fam['unchanged']} unchanged"
               f"{'' if side.shared else ' (replayed on its own: it changes what shapes the state)'} -> {where}/")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import logging
 import re
 import sys
@@ -10,6 +9,7 @@ import time
 
 from bytewax.dataflow import Dataflow
 
+from flows.config import KafkaSettings, RunConfig
 from flows.dataflow import Outputs, build_flow
 from flows.exactly_once import IdempotentKafkaSink
 from flows.kafka_config import ConfigError, KafkaConfig, load_kafka_config
@@ -40,17 +40,17 @@ def kafka_flow(bootstrap: str, *, stop_at_end: bool = False, input_topics: tuple
     )
 
 
-def kafka_config_of(args: argparse.Namespace) -> KafkaConfig:
-    """The run's Kafka configuration: ``--kafka-config`` (or ``FAMILYCARD_KAFKA_CONFIG``), the
-    ``FAMILYCARD_KAFKA_*`` environment, then ``--kafka`` (``flows.kafka_config``)."""
+def kafka_config_of(settings: KafkaSettings) -> KafkaConfig:
+    """The run's Kafka configuration: ``--kafka-config`` (or ``FAMILYCARD_KAFKA_CONFIG``, resolved
+    into ``settings.config_file`` by the command line), the ``FAMILYCARD_KAFKA_*`` environment,
+    then ``--kafka`` (``flows.kafka_config``). Each process loads it itself: client properties
+    and secrets never travel on a cluster member's command line (``flows.config``)."""
     import os
-    from pathlib import Path
 
-    path = getattr(args, "kafka_config", None) or os.environ.get("FAMILYCARD_KAFKA_CONFIG")
-    return load_kafka_config(Path(path) if path else None, os.environ, args.kafka)
+    return load_kafka_config(settings.config_file, os.environ, settings.bootstrap)
 
 
-def _safe_start(bootstrap: str, outputs: list[str], args: argparse.Namespace, config: KafkaConfig) -> bool:
+def _safe_start(bootstrap: str, outputs: list[str], run: RunConfig, config: KafkaConfig) -> bool:
     """A start that never re-decides history (issue 14): without recovery state to resume from,
     reading the inputs from offset 0 decides them again, and over output topics that already hold
     a run's records (rejected replies, lapses, assignments) that can contradict them. Refuse,
@@ -59,7 +59,8 @@ def _safe_start(bootstrap: str, outputs: list[str], args: argparse.Namespace, co
 
     from flows.kafka_io import topics_holding_records
 
-    if getattr(args, "from_beginning", False) or args.recovery is not None:
+    assert run.kafka is not None
+    if run.kafka.from_beginning or run.state.recovery is not None:
         # A recovery directory names the run: with state it resumes; empty, the run never closed
         # an epoch, and replaying its first one rewrites the same records (the sinks are idempotent).
         return True
@@ -75,53 +76,46 @@ def _safe_start(bootstrap: str, outputs: list[str], args: argparse.Namespace, co
     return False
 
 
-def run_kafka(args: argparse.Namespace, state: StateSettings | None = None) -> int:
-    from flows.runner import default_epoch_seconds, run_local
+def run_kafka(run: RunConfig, state: StateSettings) -> int:
+    """Live mode, as ``run`` (``flows.config.RunConfig``, with ``kafka`` set) says: in this
+    process, as one member of a cluster, or as the parent that starts the cluster's members.
+    ``state``: the sharded stages' settings, built by the caller from ``run.state`` (it opens the
+    seed); required, so the flow never falls back to a shard count the configuration did not say."""
+    from flows.runner import run_local
 
-    if args.epoch_seconds is None:
-        args.epoch_seconds = default_epoch_seconds(live=True, recovery=args.recovery is not None)
+    assert run.kafka is not None
+    settings, cluster = run.kafka, run.cluster
     try:
-        config = kafka_config_of(args)
+        config = kafka_config_of(settings)
     except ConfigError as exc:
         print(f"familycard run: {exc}", file=sys.stderr)
         return 2
     bootstrap = config.bootstrap
-    inputs = tuple(config.topic(t, args.input_prefix) for t in INPUT_TOPICS)
-    outputs = {k: config.topic(v, args.output_prefix) for k, v in OUTPUT_TOPICS.items()}
-    if args.process_id is None:
+    inputs = tuple(config.topic(t, settings.input_prefix) for t in INPUT_TOPICS)
+    outputs = {k: config.topic(v, settings.output_prefix) for k, v in OUTPUT_TOPICS.items()}
+    if not cluster.is_member:
         problem = _unreachable(bootstrap, config)
         if problem:
             print(f"familycard run: {problem}", file=sys.stderr)
             return 2
-        if not _safe_start(bootstrap, list(outputs.values()), args, config):
+        if not _safe_start(bootstrap, list(outputs.values()), run, config):
             return 2
-        _say_what_runs(args, inputs, outputs, config)
+        _say_what_runs(run, inputs, outputs, config)
     ensure_topics(bootstrap, [*inputs, *outputs.values()], config.partitions,
                   replication_factor=config.replication_factor, extra_config=config.for_admin())
-    if args.workers > 1 and args.process_id is None:
+    if cluster.launches:
         from flows.runner import run_cluster
 
-        argv = ["run", "--kafka", bootstrap, "--epoch-seconds", str(args.epoch_seconds),
-                *(["--kafka-config", str(args.kafka_config)] if getattr(args, "kafka_config", None) else []),
-                "--state", args.state, "--shards", str(args.shards),
-                "--future-horizon-days", str(args.future_horizon_days),
-                "--input-prefix", args.input_prefix, "--output-prefix", args.output_prefix]
-        if args.stop_at_end:
-            argv.append("--stop-at-end")
-        if args.recovery:
-            argv += ["--recovery", str(args.recovery)]
-        if args.initial_state:
-            argv += ["--initial-state", str(args.initial_state)]
-        run_cluster(argv, args.workers)
+        run_cluster(run.child_argv(), cluster.workers)
         return 0
     t0 = time.perf_counter()
-    addresses = args.addresses.split(";") if args.addresses else None
-    stopped = run_local(kafka_flow(bootstrap, stop_at_end=args.stop_at_end, epoch_seconds=args.epoch_seconds,
+    stopped = run_local(kafka_flow(bootstrap, stop_at_end=settings.stop_at_end, epoch_seconds=run.epoch_seconds,
                                    input_topics=inputs, output_topics=outputs,
-                                   future_horizon_days=args.future_horizon_days, config=config, state=state),
-                        process_id=args.process_id,
-                        addresses=addresses, recovery_dir=args.recovery, epoch_seconds=args.epoch_seconds)
-    if args.process_id is None:
+                                   future_horizon_days=run.future_horizon_days, config=config, state=state),
+                        process_id=cluster.process_id,
+                        addresses=list(cluster.addresses) if cluster.addresses else None,
+                        recovery_dir=run.state.recovery, epoch_seconds=run.epoch_seconds)
+    if not cluster.is_member:
         seconds = time.perf_counter() - t0
         logging.getLogger("familycard").info(f"kafka run {'stopped' if stopped else 'finished'} after {seconds:.1f} s",
                                              extra={"fields": {"event": "stop" if stopped else "end",
@@ -161,25 +155,27 @@ class _Quiet:
 _quiet = _Quiet()
 
 
-def _say_what_runs(args: argparse.Namespace, inputs: tuple[str, ...], outputs: dict[str, str],
+def _say_what_runs(run: RunConfig, inputs: tuple[str, ...], outputs: dict[str, str],
                    config: KafkaConfig) -> None:
     """One line at start: what this run reads and writes, where its state is, where its metrics are."""
     from flows.metrics import BUILD_INFO
     from flows.runner import recovery_epoch
 
     version = next(iter(BUILD_INFO.collect())).samples[0].labels["version"]
-    if args.recovery is None:
+    where = run.state.recovery
+    if where is None:
         recovery = "none (a restart reads the inputs from the beginning)"
     else:
-        epoch = recovery_epoch(args.recovery)
-        recovery = f"{args.recovery} ({'new' if epoch is None else f'resuming after epoch {epoch}'})"
-    metrics = f"http://127.0.0.1:{args.metrics_port}/metrics" if args.metrics_port else "off (--metrics-port)"
+        epoch = recovery_epoch(where)
+        recovery = f"{where} ({'new' if epoch is None else f'resuming after epoch {epoch}'})"
+    port = run.metrics.port
+    metrics = f"http://127.0.0.1:{port}/metrics" if port else "off (--metrics-port)"
     shown = config.redacted()
     props = {**shown["properties"], **shown["consumer"]}
     text = (f"familycard {version}: kafka {config.bootstrap} (group {config.group_id}, client {config.client_id}"
             f"{', ' + ', '.join(f'{k}={v}' for k, v in sorted(props.items())) if props else ''}); "
-            f"inputs {', '.join(inputs)}; outputs {', '.join(outputs.values())}; {args.workers} process(es); "
+            f"inputs {', '.join(inputs)}; outputs {', '.join(outputs.values())}; {run.cluster.workers} process(es); "
             f"recovery {recovery}; metrics {metrics}")
     logging.getLogger("familycard").info(text, extra={"fields": {
         "event": "start", "version": version, "kafka": shown, "inputs": list(inputs),
-        "outputs": list(outputs.values()), "workers": args.workers, "recovery": recovery, "metrics": metrics}})
+        "outputs": list(outputs.values()), "workers": run.cluster.workers, "recovery": recovery, "metrics": metrics}})

@@ -99,6 +99,9 @@ LEDGERS = "ledgers"  # recipients with rights (or recently notified) in the righ
 for _kind in (PERSONS, FAMILIES, OPEN_OFFERS, CALENDAR_TIMERS, LEDGERS):
     STATE.labels(_kind)  # present (at 0) from the start, so dashboards show every kind
 
+# The index of the process these metrics describe (its watermark series' label): process-wide
+# state of this module's registry, like the servers below, set by ``start`` from the run's
+# configuration (``flows.config.ClusterConfig.process_id``); nothing reads it as a setting.
 _process = "0"
 
 
