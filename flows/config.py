@@ -6,7 +6,7 @@ The command line (``familycard.cli``) parses its flags once, resolves every defa
 A cluster's parent starts its processes with ``config.child_argv()``: the whole object written
 back as the flags it was parsed from (``to_argv``), field by field from each field's ``flag``
 metadata, to which ``flows.runner.run_cluster`` appends ``--process-id`` and ``--addresses``.
-Each member parses them as any command line, into an equal object (``tests/test_config.py``
+Each member parses them as any command line, into an equal object (``tests/flows/test_config.py``
 proves it for every field, so a field added here without its flag fails there instead of
 being silently lost in a cluster). The members' command lines stay readable (``ps``, ``pgrep``)
 and are what an operator would type for a member started by hand.
