@@ -17,7 +17,7 @@ from familycard.logs import setup as setup_logs
 
 if TYPE_CHECKING:
     from familycard.whatif import WhatifConfig
-    from flows.config import ClusterConfig, RunConfig
+    from flows.config import ClusterConfig, LogConfig, RunConfig
 
 __all__ = ["main", "Population", "run_config", "whatif_config", "config_of"]
 
@@ -256,6 +256,12 @@ def _cluster(args: argparse.Namespace) -> ClusterConfig:
     return ClusterConfig(args.workers, args.process_id, tuple(args.addresses.split(";")) if args.addresses else None)
 
 
+def _logs(args: argparse.Namespace) -> LogConfig:
+    from flows.config import LogConfig
+
+    return LogConfig(args.log_level, args.log_format)
+
+
 def run_config(args: argparse.Namespace) -> RunConfig:
     """``run``'s configuration from its parsed flags: every default resolved here, once. A
     cluster's members parse the flags their parent wrote back (``RunConfig.child_argv``), in
@@ -275,6 +281,7 @@ def run_config(args: argparse.Namespace) -> RunConfig:
                           args.initial_state, args.recovery),
         cluster=_cluster(args),
         metrics=MetricsConfig(args.metrics_port, args.metrics_address),
+        logs=_logs(args),
         # the embedded default (no --input) replays what it generates into the output directory
         file=None if live else FileConfig(args.input if args.input is not None else args.output / "events.jsonl",
                                           args.output),
@@ -303,7 +310,8 @@ def whatif_config(args: argparse.Namespace) -> WhatifConfig:
     return WhatifConfig(
         input=args.input, reforms=tuple(args.reform), output=args.output,
         simulate_citizens=bool(args.simulate_citizens), future_horizon_days=args.future_horizon_days,
-        shards=args.shards or DEFAULT_SHARDS, initial_state=args.initial_state, cluster=_cluster(args))
+        shards=args.shards or DEFAULT_SHARDS, initial_state=args.initial_state, cluster=_cluster(args),
+        logs=_logs(args))
 
 
 def _count_lines(path: Path) -> int:

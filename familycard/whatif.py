@@ -22,7 +22,7 @@ from typing import Any
 
 import orjson
 
-from flows.config import ClusterConfig, flag, to_argv
+from flows.config import ClusterConfig, LogConfig, flag, to_argv
 
 __all__ = ["WhatifConfig", "Side", "plan", "run_sides", "report", "period_of", "iter_events"]
 
@@ -49,11 +49,12 @@ class WhatifConfig:
     shards: int = field(metadata=flag("--shards"))
     initial_state: Path | None = field(metadata=flag("--initial-state"))
     cluster: ClusterConfig
+    logs: LogConfig
 
     def child_argv(self) -> list[str]:
         """The arguments of ``python -m familycard`` for each member of this what-if's cluster
         (``flows.runner.run_cluster`` appends ``--process-id I --addresses ...``)."""
-        return ["whatif", *to_argv(self)]
+        return [*to_argv(self.logs), "whatif", *to_argv(self, omit=("logs",))]
 
     def member(self, process_id: int, addresses: tuple[str, ...]) -> WhatifConfig:
         return replace(self, cluster=replace(self.cluster, process_id=process_id, addresses=addresses))

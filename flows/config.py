@@ -23,9 +23,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, fields, is_dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-__all__ = ["ClusterConfig", "MetricsConfig", "StateConfig", "FileConfig", "KafkaSettings", "RunConfig", "flag",
+__all__ = ["LogConfig", "ClusterConfig", "MetricsConfig", "StateConfig", "FileConfig", "KafkaSettings", "RunConfig", "flag",
            "to_argv"]
 
 
@@ -39,6 +39,19 @@ def flag(name: str, *, off: str | None = None, choices: tuple[str, str] | None =
     tuple written once, joined (``--addresses a;b``); without it, the flag once per item.
     """
     return {"flag": name, "off": off, "choices": choices, "join": join}
+
+
+@dataclass(frozen=True)
+class LogConfig:
+    """How every process of a run logs (``familycard --log-level L --log-format F <command>``:
+    flags of the program, before the command, so ``child_argv`` writes them first).
+
+    ``level``: the least severe record written. ``format``: ``text``, or ``json`` (one object a
+    line, for log collectors). The choices are ``familycard.logs``' (a test holds them equal).
+    """
+
+    level: Literal["debug", "info", "warning", "error"] = field(metadata=flag("--log-level"))
+    format: Literal["text", "json"] = field(metadata=flag("--log-format"))
 
 
 @dataclass(frozen=True)
@@ -142,6 +155,7 @@ class RunConfig:
     state: StateConfig
     cluster: ClusterConfig
     metrics: MetricsConfig
+    logs: LogConfig
     file: FileConfig | None = None
     kafka: KafkaSettings | None = None
 
@@ -152,7 +166,7 @@ class RunConfig:
     def child_argv(self) -> list[str]:
         """The arguments of ``python -m familycard`` for each member of this run's cluster
         (``flows.runner.run_cluster`` appends ``--process-id I --addresses ...``)."""
-        return ["run", *to_argv(self)]
+        return [*to_argv(self.logs), "run", *to_argv(self, omit=("logs",))]
 
     def member(self, process_id: int, addresses: tuple[str, ...]) -> RunConfig:
         """This configuration as cluster member ``process_id`` of ``addresses`` has it."""
@@ -161,12 +175,15 @@ class RunConfig:
 
 # --- the command-line form, field by field --------------------------------------------------
 
-def to_argv(config: Any) -> list[str]:
+def to_argv(config: Any, omit: tuple[str, ...] = ()) -> list[str]:
     """``config`` as the flags it was parsed from: each field by its ``flag`` metadata, nested
-    configs in place, None left out. A field without a flag raises: a cluster member would
+    configs in place, None and the fields named in ``omit`` left out (the program's own flags,
+    which go before the command). A field without a flag raises: a cluster member would
     silently run without it."""
     argv: list[str] = []
     for f in fields(config):
+        if f.name in omit:
+            continue
         value = getattr(config, f.name)
         if value is None:
             continue

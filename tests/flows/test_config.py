@@ -34,6 +34,9 @@ def _value(tp: Any, name: str, n: int, flag: bool) -> Any:
         return tuple(_value(item, f"{name}{i}", n + i, flag) for i in range(3))
     if isinstance(tp, type) and dataclasses.is_dataclass(tp):
         return _filled(tp, flag, salt=n * 100)
+    if origin is typing.Literal:  # a choice of the command line: one of them, by the field's number
+        choices = typing.get_args(tp)
+        return choices[n % len(choices)]
     if tp is bool:
         return flag
     if tp is int:
@@ -71,7 +74,9 @@ def _names(config: Any) -> str:
 @pytest.mark.parametrize("config", _configs(), ids=_names)
 def test_a_cluster_member_reads_back_every_field_of_its_parents_config(config: Any) -> None:
     argv = config.child_argv()
-    assert argv[0] == ("whatif" if isinstance(config, WhatifConfig) else "run")
+    # the program's flags (how it logs), then the command and its own flags
+    assert argv[:5] == ["--log-level", config.logs.level, "--log-format", config.logs.format,
+                        "whatif" if isinstance(config, WhatifConfig) else "run"]
     assert cli.config_of(argv) == config
     # what flows.runner.run_cluster appends: the member's place in the cluster, the rest unchanged
     member = cli.config_of([*argv, "--process-id", "1", "--addresses", "127.0.0.1:1;127.0.0.1:2"])
@@ -98,7 +103,7 @@ def test_a_members_command_line_reads_as_flags(tmp_path: Path) -> None:
     parent = cli.config_of(["run", "--kafka", "broker:9092", "--input-prefix", "p.", "--workers", "2",
                             "--shards", "16", "--recovery", str(tmp_path / "rec")])
     line = " ".join([*parent.child_argv(), "--process-id", "0", "--addresses", "a:1;b:2"])
-    assert line.startswith("run ") and "--kafka broker:9092" in line and "--input-prefix p. " in line
+    assert line.startswith("--log-level info --log-format text run ") and "--kafka broker:9092" in line and "--input-prefix p. " in line
     assert f"--shards 16 --state live --recovery {tmp_path / 'rec'}" in line
 
 
@@ -216,6 +221,26 @@ def test_every_flag_of_the_command_is_in_its_config(command: str, cls: type, par
     members; a config field whose flag the command line lost could not be read back."""
     import argparse
 
-    sub = next(a for a in cli._parser()._actions if isinstance(a, argparse._SubParsersAction))
-    flags = {s for a in sub.choices[command]._actions for s in a.option_strings} - {"-h", "--help"}
+    parser = cli._parser()
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    flags = {s for p in (parser, sub.choices[command]) for a in p._actions for s in a.option_strings} - {"-h", "--help"}
     assert flags - parent_only == _config_flags(cls)
+
+
+def test_the_log_choices_are_the_loggers() -> None:
+    """``LogConfig``'s choices (``flows`` may not import ``familycard``) are ``familycard.logs``'."""
+    from familycard.logs import FORMATS, LEVELS
+    from flows.config import LogConfig
+
+    hints = typing.get_type_hints(LogConfig)
+    assert typing.get_args(hints["level"]) == LEVELS and typing.get_args(hints["format"]) == FORMATS
+
+
+def test_a_members_logs_are_configured_as_its_parents() -> None:
+    """``familycard --log-format json run ... --workers N``: the members log as JSON too (their
+    flags before the command, where the program reads them)."""
+    parent = cli.config_of(["--log-level", "warning", "--log-format", "json", "run", "--input", "/tmp/x.jsonl",
+                            "--workers", "2"])
+    argv = parent.child_argv()
+    assert argv[:5] == ["--log-level", "warning", "--log-format", "json", "run"]
+    assert cli.config_of(argv).logs == parent.logs
