@@ -48,7 +48,8 @@ def build(kind: str, bootstrap: str, in_prefix: str, out_prefix: str, stop_at_en
     out_topic = out_prefix + "passthrough"
     flow = Dataflow(f"bench_{kind}")
     if kind == "aligned":
-        from flows.kafka_io import AlignedKafkaSource, KafkaTopicSink
+        from flows.kafka.sink import KafkaTopicSink
+        from flows.kafka.source import AlignedKafkaSource
 
         raw = op.input("read", flow, AlignedKafkaSource(bootstrap, inputs, stop_at_end=stop_at_end))
         # The source parses JSON for its date order already; decode the bytes again anyway, as
@@ -78,7 +79,8 @@ def _install_trace(path: Path) -> None:
     import atexit
     import gc
 
-    from flows import kafka_io, metrics
+    from flows import metrics
+    from flows.kafka import source as kafka_source
 
     fetched: dict[tuple[str, int, int], float] = {}
     released: list[tuple[str, int, int, int, float, float]] = []
@@ -96,7 +98,7 @@ def _install_trace(path: Path) -> None:
 
     gc.callbacks.append(on_gc)
 
-    part_cls = kafka_io.AlignedKafkaPartition
+    part_cls = kafka_source.AlignedKafkaPartition
     ingest0, next0, snap0 = part_cls._ingest, part_cls.next_batch, part_cls.snapshot
 
     def snapshot(self):  # type: ignore[no-untyped-def]
@@ -132,7 +134,7 @@ def _install_trace(path: Path) -> None:
 
     metrics.observe_output = observe  # type: ignore[assignment]
 
-    from flows import exactly_once
+    from flows.kafka import exactly_once
 
     flushes: list[tuple[float, float]] = []  # (start, seconds) of each sink snapshot (its flush)
     sink_cls = exactly_once._IdempotentPartition
@@ -198,7 +200,7 @@ def main(argv: list[str] | None = None) -> int:
     if a.trace:
         _install_trace(a.trace)
 
-    from flows.kafka_io import ensure_topics
+    from flows.kafka.admin import ensure_topics
     from flows.runner import default_epoch_seconds, run_local
 
     if a.epoch_seconds is None:

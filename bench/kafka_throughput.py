@@ -61,7 +61,7 @@ class ThroughputResult:
 
 
 def _produce(bootstrap: str, prefix: str, messages: list[dict]) -> float:
-    from flows.kafka_io import ensure_topics, produce_all
+    from flows.kafka.admin import ensure_topics, produce_all
     from flows.topics import INPUT_TOPICS, topic_of
 
     ensure_topics(bootstrap, [prefix + t for t in INPUT_TOPICS])
@@ -72,7 +72,7 @@ def _produce(bootstrap: str, prefix: str, messages: list[dict]) -> float:
 
 
 def _count(bootstrap: str, topic: str) -> int:
-    from flows.kafka_io import read_topic
+    from flows.kafka.admin import read_topic
 
     return len(read_topic(bootstrap, topic, timeout=120))
 

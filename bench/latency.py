@@ -161,7 +161,7 @@ def measure(bootstrap: str, families: int, window: float, rate: float, work: Pat
 
     from bench.common import load_split
     from familycard.generator import generate
-    from flows.kafka_io import ensure_topics, produce_all
+    from flows.kafka.admin import ensure_topics, produce_all
     from flows.topics import INPUT_TOPICS, OUTPUT_TOPICS, topic_of
 
     if epoch_seconds is None:  # what `familycard run --kafka [--recovery]` uses by default

@@ -84,7 +84,7 @@ def _parser() -> argparse.ArgumentParser:
                           "as a future_date dead letter, and a day tick further ahead is not believed (31)")
     run.add_argument("--kafka-config", type=Path, metavar="FILE",
                      help="Kafka mode: a TOML file of client properties (TLS, SASL, client.id, the consumer group), "
-                          "topic names, partitions and replication (flows/kafka_config.py; also "
+                          "topic names, partitions and replication (flows/kafka/config.py; also "
                           "FAMILYCARD_KAFKA_CONFIG and FAMILYCARD_KAFKA_* variables)")
     run.add_argument("--from-beginning", action="store_true",
                      help="Kafka mode: read the inputs from offset 0 even though the output topics already hold "
@@ -450,7 +450,7 @@ def cmd_produce(args: argparse.Namespace) -> int:
     import orjson
 
     from familycard.progress import Progress, counted
-    from flows.kafka_io import ensure_topics, produce_all
+    from flows.kafka.admin import ensure_topics, produce_all
     from flows.topics import INPUT_TOPICS, topic_of
 
     def messages():  # type: ignore[no-untyped-def]

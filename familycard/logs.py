@@ -1,7 +1,7 @@
 """Log lines an operator's tooling can read: ``--log-format text|json`` and ``--log-level``.
 
 One place configures logging for every command (``familycard.cli``): the flows' own lines
-(``familycard``, ``flows.*``) and librdkafka's (routed to Python logging by ``flows.kafka_io``).
+(``familycard``, ``flows.*``) and librdkafka's (routed to Python logging by ``flows.kafka.clients``).
 JSON lines carry ``ts`` (UTC, ISO 8601), ``level``, ``logger``, ``msg`` and any structured
 fields passed as ``extra={"fields": {...}}``; secrets never reach them (``KafkaConfig.redacted``).
 """

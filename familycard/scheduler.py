@@ -60,7 +60,7 @@ def next_due(now: dt.datetime, *, tz: dt.tzinfo = KZ_TIME, grace: dt.timedelta =
 
 def last_tick(bootstrap: str, topic: str) -> dt.date | None:
     """The latest ``day`` on ``topic`` (None if it holds none)."""
-    from flows.kafka_io import read_topic
+    from flows.kafka.admin import read_topic
 
     last: dt.date | None = None
     for _key, value in read_topic(bootstrap, topic, timeout=60):
@@ -79,7 +79,7 @@ def run_scheduler(bootstrap: str, topic: str = "calendar", *, first: dt.date | N
                   clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
                   sleep: Callable[[float], None] = time.sleep) -> int:
     """Produce the due ticks, then (unless ``once``) one per day forever; returns how many were sent."""
-    from flows.kafka_io import ensure_topics, produce_all
+    from flows.kafka.admin import ensure_topics, produce_all
 
     ensure_topics(bootstrap, [topic])
     last = last_tick(bootstrap, topic)

@@ -13,7 +13,7 @@ and are what an operator would type for a member started by hand.
 
 No secret belongs here: the flags are on the processes' command lines, which every local user
 can read. Kafka credentials stay in the ``--kafka-config`` file and the ``FAMILYCARD_KAFKA_*``
-environment, which each process reads itself (``flows.kafka_config``).
+environment, which each process reads itself (``flows.kafka.config``).
 
 Nothing here has a default for a setting the command line must decide: a config built
 without, say, its shard count fails at construction instead of running with a wrong one.

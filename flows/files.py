@@ -8,7 +8,7 @@ batch is an epoch), that makes each tick a barrier: Bytewax processes a stateful
 epochs in order, so everything the earlier messages caused, at every step and on every
 worker, is applied before anything the tick causes (see docs/DESIGN.md, "Ticks are barriers").
 Days with no tick are made up first, and every message carries the open day
-(``flows.tick_clock``, shared with the Kafka source). Sinks snapshot their byte offset and truncate to it on resume, so a resumed replay writes
+(``flows.tick_barrier``, shared with the Kafka source). Sinks snapshot their byte offset and truncate to it on resume, so a resumed replay writes
 no line twice.
 """
 
@@ -22,8 +22,7 @@ from bytewax.inputs import FixedPartitionedSource, StatefulSourcePartition
 from bytewax.outputs import FixedPartitionedSink, StatefulSinkPartition
 
 from flows import metrics
-from flows.epochs import EpochGate
-from flows.tick_clock import TickClock
+from flows.tick_barrier import TickBarrier
 from flows.topics import topic_of
 from schemas.codec import FUTURE_HORIZON_DAYS, RawMessage
 
@@ -39,46 +38,39 @@ def is_tick(parsed: object) -> bool:
 
 
 class _TickSeparatedPartition(StatefulSourcePartition[RawMessage, FileState]):
-    """Batches of up to ``batch_size`` messages in which a ``day`` tick travels alone and is
-    followed, one batch later, by its second phase; days the scheduler skipped are made up
-    first (``flows.tick_clock``). Subclasses only say how to read the next message
-    (``_read``); the resume state is the count of messages consumed and the clock's last day."""
+    """Batches of up to ``batch_size`` messages under the tick protocol (``flows.tick_barrier``):
+    a ``day`` tick travels alone, through an open epoch gate, followed by its second phase, and
+    days the scheduler skipped are made up first. Subclasses only say how to read the next
+    message (``_read``); the resume state is the count of messages consumed and the clock's
+    last day."""
 
     def __init__(self, batch_size: int, epoch_seconds: float = 0.0, resume: FileState | None = None,
                  future_horizon_days: int | None = None) -> None:
         count, done = _resume(resume)
         self._batch = batch_size
         self._read_count = count
-        self._clock = TickClock(done, future_horizon_days, metrics.TICKS_FILLED.inc)
-        self._gate = EpochGate(epoch_seconds)
-        self._gated_next = False  # the batch after a tick's second phase waits too
+        self._barrier = TickBarrier(done, future_horizon_days, epoch_seconds, metrics.TICKS_FILLED.inc)
 
     def _read(self) -> RawMessage | None:
         """The next message, or None at the end; advances ``_read_count``."""
         raise NotImplementedError
 
     def next_batch(self) -> list[RawMessage]:
-        batch = self._next_batch()
-        if batch:
-            self._gate.emitted()
-        return batch
+        barrier = self._barrier
+        batch = barrier.poll()
+        if batch is None:
+            batch = self._read_batch()
+        return barrier.sent(batch)
 
     def next_awake(self) -> dt.datetime | None:
-        return None if self._gate.open() else self._gate.awake_at()
+        return self._barrier.next_awake()
 
-    def _next_batch(self) -> list[RawMessage]:
-        clock = self._clock
-        if clock.busy or self._gated_next:
-            if not self._gate.open():
-                return []  # wait for an epoch boundary (see flows/epochs.py)
-        if clock.busy:
-            tick = clock.next_tick()
-            assert tick is not None
-            self._gated_next = tick.phase == 2 and not clock.busy
-            return [tick]
-        self._gated_next = False
+    def _read_batch(self) -> list[RawMessage]:
+        """Messages in file order up to the next tick (a file cannot be peeked: the tick is read,
+        then handed to the barrier, which releases it now if it comes first, else next time)."""
+        barrier = self._barrier
         out: list[RawMessage] = []
-        stamp = clock.stamp
+        stamp = barrier.clock.stamp
         while len(out) < self._batch:
             msg = self._read()
             if msg is None:
@@ -86,16 +78,19 @@ class _TickSeparatedPartition(StatefulSourcePartition[RawMessage, FileState]):
                     return out
                 raise StopIteration
             if is_tick(msg.parsed):
-                clock.ticks(msg)
-                return out if out else self._next_batch()
+                if out:
+                    barrier.defer(msg)
+                    return out
+                return barrier.tick(msg)
             out.append(stamp(msg))
         return out
 
     def snapshot(self) -> FileState:
-        self._gate.boundary()  # Bytewax snapshots a source exactly when it closes its epoch
+        self._barrier.boundary()  # Bytewax snapshots a source exactly when it closes its epoch
         # A tick read ahead, made-up ticks before it, or a tick between its two phases: the
         # real tick is read again after a resume (and the clock makes up the same days).
-        return self._read_count - self._clock.reading_ahead, self._clock.done
+        clock = self._barrier.clock
+        return self._read_count - clock.reading_ahead, clock.done
 
 
 def _resume(state: FileState | int | None) -> FileState:

@@ -11,9 +11,10 @@ from bytewax.dataflow import Dataflow
 
 from flows.config import KafkaSettings, RunConfig
 from flows.dataflow import Outputs, build_flow
-from flows.exactly_once import IdempotentKafkaSink
-from flows.kafka_config import ConfigError, KafkaConfig, load_kafka_config
-from flows.kafka_io import AlignedKafkaSource, ensure_topics
+from flows.kafka.admin import ensure_topics
+from flows.kafka.config import ConfigError, KafkaConfig, load_kafka_config
+from flows.kafka.exactly_once import IdempotentKafkaSink
+from flows.kafka.source import AlignedKafkaSource
 from flows.shards import StateSettings
 from flows.topics import INPUT_TOPICS, OUTPUT_TOPICS
 from schemas.codec import FUTURE_HORIZON_DAYS
@@ -25,7 +26,7 @@ def kafka_flow(bootstrap: str, *, stop_at_end: bool = False, input_topics: tuple
                output_topics: dict[str, str] | None = None, epoch_seconds: float = 0.0,
                future_horizon_days: int | None = FUTURE_HORIZON_DAYS, config: KafkaConfig | None = None,
                state: StateSettings | None = None) -> Dataflow:
-    """The flow between Kafka topics; ``config`` (``flows.kafka_config``) carries the cluster's
+    """The flow between Kafka topics; ``config`` (``flows.kafka.config``) carries the cluster's
     client properties (TLS, SASL, ``client.id``, the consumer group) to every client."""
     outs = output_topics or OUTPUT_TOPICS
     consumer = config.for_consumer() if config is not None else {}
@@ -43,7 +44,7 @@ def kafka_flow(bootstrap: str, *, stop_at_end: bool = False, input_topics: tuple
 def kafka_config_of(settings: KafkaSettings) -> KafkaConfig:
     """The run's Kafka configuration: ``--kafka-config`` (or ``FAMILYCARD_KAFKA_CONFIG``, resolved
     into ``settings.config_file`` by the command line), the ``FAMILYCARD_KAFKA_*`` environment,
-    then ``--kafka`` (``flows.kafka_config``). Each process loads it itself: client properties
+    then ``--kafka`` (``flows.kafka.config``). Each process loads it itself: client properties
     and secrets never travel on a cluster member's command line (``flows.config``)."""
     import os
 
@@ -57,7 +58,7 @@ def _safe_start(bootstrap: str, outputs: list[str], run: RunConfig, config: Kafk
     and say how to choose, unless ``--from-beginning`` asks for the replay deliberately."""
     import sys
 
-    from flows.kafka_io import topics_holding_records
+    from flows.kafka.admin import topics_holding_records
 
     assert run.kafka is not None
     if run.kafka.from_beginning or run.state.recovery is not None:

@@ -1,8 +1,8 @@
 """The flow's day as a source keeps it: which day is open, which tick is the first, and the
 days the scheduler skipped (rules.md §5a, "Dates are never missed"; issue 13).
 
-Both sources (``flows.files`` and ``flows.kafka_io``) release a ``day`` tick alone, then its
-second phase. Around that protocol this clock, engine- and broker-free, says:
+Both sources (``flows.files`` and ``flows.kafka.source``) release a ``day`` tick alone, then its
+second phase (``flows.tick_barrier``). Around that protocol this clock, engine- and broker-free, says:
 
 - ``open_day``: the day after the last tick released in both phases (None before the first).
   Every message the source releases is stamped with it (``RawMessage.open_day``): a message

@@ -21,8 +21,8 @@ import orjson
 import pytest
 
 from familycard.generator import generate
-from flows.exactly_once import RECORD_ID
-from flows.kafka_io import ensure_topics, produce_all, read_topic
+from flows.kafka.admin import ensure_topics, produce_all, read_topic
+from flows.kafka.exactly_once import RECORD_ID
 from flows.topics import INPUT_TOPICS, OUTPUT_TOPICS, topic_of
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]

@@ -17,7 +17,7 @@ import orjson
 import pytest
 
 from examples.notifier import Sms, main
-from flows.kafka_io import ensure_topics, produce_all
+from flows.kafka.admin import ensure_topics, produce_all
 from schemas.reference import example
 
 pytestmark = pytest.mark.kafka

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from familycard.cli import main
-from flows.kafka_io import ensure_topics, produce_all
+from flows.kafka.admin import ensure_topics, produce_all
 from flows.topics import INPUT_TOPICS
 from tests import scenario
 

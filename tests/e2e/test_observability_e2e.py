@@ -39,7 +39,7 @@ import pytest
 from familycard.cli import main
 from familycard.generator import corrupt, generate
 from flows.citizens import reply_for
-from flows.kafka_io import ensure_topics
+from flows.kafka.admin import ensure_topics
 from flows.topics import INPUT_TOPICS, OUTPUT_TOPICS
 from tests.flows.test_metrics import personal_data_in
 

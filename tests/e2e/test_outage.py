@@ -18,7 +18,7 @@ import pytest
 
 from familycard.devbroker import stop
 from familycard.generator import generate
-from flows.kafka_io import ensure_topics, produce_all, read_topic
+from flows.kafka.admin import ensure_topics, produce_all, read_topic
 from flows.topics import INPUT_TOPICS, OUTPUT_TOPICS, topic_of
 from tests.tcp_proxy import TcpProxy
 

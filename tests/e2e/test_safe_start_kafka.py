@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from familycard.cli import main
-from flows.kafka_io import ensure_topics, produce_all, read_topic, topics_holding_records
+from flows.kafka.admin import ensure_topics, produce_all, read_topic, topics_holding_records
 from flows.runner import recovery_has_state
 from flows.topics import INPUT_TOPICS, OUTPUT_TOPICS
 from tests import scenario

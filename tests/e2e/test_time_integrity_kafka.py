@@ -33,8 +33,8 @@ from familycard.cli import OUTPUT_FILES, _file_flow
 from familycard.generator import generate
 from familycard.summary import accounted_now
 from flows import metrics
+from flows.kafka.admin import ensure_topics, produce_all, read_topic
 from flows.kafka_flow import kafka_flow
-from flows.kafka_io import ensure_topics, produce_all, read_topic
 from flows.topics import INPUT_TOPICS, OUTPUT_TOPICS, topic_of
 from rules.decisions import notification_id
 from schemas.validation import validate_output

@@ -22,8 +22,8 @@ from bytewax.dataflow import Dataflow
 from bytewax.testing import TestingSource, run_main
 from confluent_kafka.admin import AdminClient
 
-from flows.exactly_once import IdempotentKafkaSink, OutputTopicGone
-from flows.kafka_io import ensure_topics, read_topic
+from flows.kafka.admin import ensure_topics, read_topic
+from flows.kafka.exactly_once import IdempotentKafkaSink, OutputTopicGone
 from tests.tcp_proxy import TcpProxy
 
 pytestmark = pytest.mark.kafka

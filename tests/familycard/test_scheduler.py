@@ -9,7 +9,7 @@ import pytest
 
 from familycard.cli import main
 from familycard.scheduler import KZ_TIME, day_message, due_days, next_due, run_scheduler
-from flows.kafka_io import read_topic
+from flows.kafka.admin import read_topic
 
 D = dt.date
 GRACE = dt.timedelta(minutes=10)
@@ -86,7 +86,7 @@ def test_the_scheduler_sleeps_until_the_next_day() -> None:
             raise KeyboardInterrupt
 
     import familycard.scheduler as sched
-    import flows.kafka_io as kio
+    import flows.kafka.admin as kio
 
     def fake_produce(_b: str, msgs: list[tuple[str, bytes, bytes]]) -> int:
         produced.append([orjson.loads(v)["occurred_on"] for _, _, v in msgs])

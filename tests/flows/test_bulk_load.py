@@ -283,7 +283,7 @@ def test_quick_subject_is_the_parsed_subject_or_undecided() -> None:
 @pytest.mark.kafka
 def test_live_mode_starts_from_the_seed(population: dict[str, Path], tmp_path: Path, kafka_bootstrap: str,
                                         unique_topic_prefix: str) -> None:
-    from flows.kafka_io import ensure_topics, produce_all, read_topic
+    from flows.kafka.admin import ensure_topics, produce_all, read_topic
     from flows.topics import INPUT_TOPICS, OUTPUT_TOPICS, topic_of
 
     p = unique_topic_prefix

@@ -10,8 +10,8 @@ import pytest
 from confluent_kafka import Consumer, TopicPartition
 
 from familycard.cli import main
-from flows.kafka_config import ConfigError, load_kafka_config
-from flows.kafka_io import ensure_topics, produce_all, read_topic
+from flows.kafka.admin import ensure_topics, produce_all, read_topic
+from flows.kafka.config import ConfigError, load_kafka_config
 from flows.topics import INPUT_TOPICS
 from tests import scenario
 
@@ -83,8 +83,8 @@ def test_no_bootstrap_anywhere_is_refused() -> None:
 
 def test_every_property_reaches_the_clients_unchanged(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """What the flow hands confluent-kafka (hence librdkafka), recorded by stand-in client classes."""
-    import flows.exactly_once as exactly_once
-    import flows.kafka_io as kafka_io
+    import flows.kafka.exactly_once as exactly_once
+    import flows.kafka.source as kafka_source
     from flows.kafka_flow import kafka_flow
 
     path = tmp_path / "familycard.toml"
@@ -97,7 +97,7 @@ def test_every_property_reaches_the_clients_unchanged(tmp_path: Path, monkeypatc
             seen.append(dict(config))
             raise RuntimeError("recorded")
 
-    monkeypatch.setattr(kafka_io, "Consumer", Spy)
+    monkeypatch.setattr(kafka_source, "Consumer", Spy)
     monkeypatch.setattr(exactly_once, "Producer", Spy)
     flow = kafka_flow(cfg.bootstrap, config=cfg)
     source = next(op for op in flow.substeps if op.step_name == "read").source  # type: ignore[attr-defined]

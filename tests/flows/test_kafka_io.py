@@ -1,4 +1,4 @@
-"""``flows.kafka_io`` over a real broker: topic setup, date-aligned reading, resume, the sink."""
+"""``flows.kafka`` over a real broker: topic setup, date-aligned reading, resume, the sink."""
 
 from __future__ import annotations
 
@@ -14,19 +14,10 @@ from bytewax.dataflow import Dataflow
 from bytewax.testing import TestingSink, TestingSource, run_main
 from confluent_kafka.admin import AdminClient
 
-from flows.kafka_io import (
-    DAY_KEY,
-    SEQ_KEY,
-    UNDATED,
-    AlignedKafkaPartition,
-    AlignedKafkaSource,
-    KafkaDeliveryError,
-    KafkaTopicSink,
-    ensure_topics,
-    produce_all,
-    read_topic,
-    sort_key,
-)
+from flows.kafka.admin import ensure_topics, produce_all, read_topic
+from flows.kafka.release import UNDATED, sort_key
+from flows.kafka.sink import KafkaDeliveryError, KafkaTopicSink
+from flows.kafka.source import DAY_KEY, SEQ_KEY, AlignedKafkaPartition, AlignedKafkaSource
 from schemas.codec import RawMessage
 
 pytestmark = pytest.mark.kafka

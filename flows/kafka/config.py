@@ -112,7 +112,7 @@ def _props(section: Any, where: str) -> dict[str, str]:
     out = {}
     for k, v in section.items():
         if k in _RESERVED:
-            raise ConfigError(f"{where}.{k}: set by familycard itself (see flows/kafka_io.py), not configurable")
+            raise ConfigError(f"{where}.{k}: set by familycard itself (see flows/kafka/), not configurable")
         if isinstance(v, bool):
             v = "true" if v else "false"
         if not isinstance(v, (str, int, float)):

@@ -38,7 +38,8 @@ import orjson
 from bytewax.outputs import FixedPartitionedSink, StatefulSinkPartition
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
 
-from flows.kafka_io import KafkaDeliveryError, read_topic
+from flows.kafka.admin import read_topic
+from flows.kafka.sink import KafkaDeliveryError
 
 __all__ = ["IdempotentKafkaSink", "OutputTopicGone", "RECORD_ID", "record_id_of"]
 
