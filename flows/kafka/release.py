@@ -4,7 +4,7 @@
 one stream in event-date order (contract §1, ``day``; the rule is in ``AlignedKafkaSource``'s
 docstring). The rule itself needs no Kafka: it is a merge of per-partition buffers. So it
 lives here, in ``ReleaseBuffer``, which imports no client library and is unit-tested on its
-own (tests/test_release_buffer.py), and the consumer shell only feeds it what it fetched
+own (tests/flows/kafka/test_release_buffer.py), and the consumer shell only feeds it what it fetched
 (``ingest``), the ends it reached (``reached_end``), and carries out what the buffer asks of
 the consumer through ``PartitionControl`` (pause, resume, the last fetch's high watermark).
 
