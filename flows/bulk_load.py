@@ -40,7 +40,7 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from multiprocessing import get_context
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import orjson
 
@@ -52,10 +52,10 @@ from rules.family_fold import fires
 from schemas.codec import DeadLetter, RawMessage, dead_letter_record, decode
 from state import dates
 from state.calendar import BirthSlot, DueSlot, Timer
-from state.events import Origin
+from state.events import Event, Origin
 from state.family import MemberUpdate
 from state.family_build import FamilyAssembler, Record, VisitLog, order_of
-from state.person_stage import PersonSettings, PersonSlot, Rejection
+from state.person_stage import PersonOutput, PersonSettings, PersonSlot, Rejection
 from state.seed import SeedWriter
 
 __all__ = ["bulk_load", "LoadRefused", "LoadReport"]
@@ -172,9 +172,19 @@ class _People:
     def apply(self, key: str, value: tuple[Any, str], seq: int, where: str) -> None:
         event, role = value
         slot, log = self.visit(key)
-        for out in slot.on_event(event, role, self.settings):
+        self._take(slot.on_event(event, role, self.settings), log, seq, where)
+        if slot.held:
+            self.holding.add(key)
+        else:
+            self.holding.discard(key)
+
+    def _take(self, outs: list[PersonOutput], log: VisitLog, seq: int, where: str) -> None:
+        """What a person slot said: updates for the families (refused if one would fire a rule),
+        rejections as dead letters."""
+        for out in outs:
             if isinstance(out, MemberUpdate):
                 if fires(out, self.job.params):
+                    event = cast(Event, out.event)  # an update that fires carries its event
                     raise LoadRefused(
                         f"{where}: {event.type} {event.event_id!r} would fire rules (as {out.role}); a bulk "
                         f"load takes only facts that fire nothing: registrations and late records "
@@ -182,10 +192,6 @@ class _People:
                 log.add(out, order_of(seq, out.role))
             else:
                 self.reject(out, seq)
-        if slot.held:
-            self.holding.add(key)
-        else:
-            self.holding.discard(key)
 
     def reject(self, r: Rejection, seq: int) -> None:
         assert r.event.origin is not None
@@ -198,8 +204,10 @@ class _People:
     def finish(self, end_seq: int) -> None:
         """The input ended: dead-letter what is still held, as the stream's end of input does."""
         for key in sorted(self.holding):
-            for r in self.visit(key)[0].held_rejections():
-                self.reject(r, end_seq)
+            # a child's birth held for a mother nobody registered goes to the family now, as at
+            # the stream's end of input; the rest is dead-lettered
+            slot, log = self.visit(key)
+            self._take(slot.held_rejections(), log, end_seq, "end of input")
         while self.live:
             self.leave(*self.live.popitem(last=False))
         for fh in self.spills:
@@ -282,8 +290,8 @@ def _people(job: _Job, worker: int) -> dict[str, Any]:
     for key, blob in people.slots.items():
         by_shard.setdefault(shard_number(key, shards), {})[key] = blob
     written = sum(seed.write_shard("person", s, slots) for s, slots in by_shard.items())
-    with open(Path(job.spill) / f"calendar-{worker}.pkl", "wb") as fh:
-        pickle.dump((births, timers), fh, _PROTOCOL)
+    with open(Path(job.spill) / f"calendar-{worker}.pkl", "wb") as out:
+        pickle.dump((births, timers), out, _PROTOCOL)
     return {"messages": messages, "people": len(people.slots), "dead": people.dead,
             "dead_codes": people.dead_codes, "last_recorded": last_recorded, "bytes": written,
             "seconds": time.perf_counter() - t0, "hwm": _hwm()}

@@ -18,8 +18,8 @@ __all__ = ["reply_for", "CONSENT_SHARE", "REFUSAL_SHARE"]
 
 CONSENT_SHARE = 0.52
 REFUSAL_SHARE = 0.08
-_CONSENT_WORDS = ("1", "иә", "да", "1", "Да ", "yes")
-_REFUSAL_WORDS = ("2", "жоқ", "нет", "2")
+_CONSENT_WORDS: tuple[str, ...] = ("1", "иә", "да", "1", "Да ", "yes")
+_REFUSAL_WORDS: tuple[str, ...] = ("2", "жоқ", "нет", "2")
 _DELAY_DAYS = (0, 0, 0, 1, 1, 1, 2, 3)  # most answer at once; a few after the reminder
 
 

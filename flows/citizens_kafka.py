@@ -36,12 +36,14 @@ def simulate_citizens(bootstrap: str, notifications: str = "notifications", repl
                 err = msg.error()
                 if err is not None:
                     if err.code() == KafkaError._PARTITION_EOF:
-                        at_end.add(msg.partition())
+                        at_end.add(int(msg.partition() or 0))
                         continue
                     raise RuntimeError(f"kafka error: {err}")
                 at_end.discard(msg.partition())
                 last_message = time.monotonic()
-                reply = reply_for(orjson.loads(msg.value()))
+                value = msg.value()
+                record = orjson.loads(value) if value else None  # a tombstone answers nothing
+                reply = reply_for(record) if isinstance(record, dict) else None
                 if reply is not None:
                     producer.produce(replies, key=reply["phone"].encode(), value=orjson.dumps(reply))
                     sent += 1

@@ -322,7 +322,10 @@ class AlignedKafkaPartition(StatefulSourcePartition[RawMessage, AlignedState]):
             return
         self._committed_at = now
         try:
-            self._consumer.commit(offsets=offsets, asynchronous=not final)
+            if final:  # the last position, before the consumer closes: wait for it
+                self._consumer.commit(offsets=offsets, asynchronous=False)
+            else:
+                self._consumer.commit(offsets=offsets, asynchronous=True)
         except KafkaException as exc:  # a broker without group support, or a rebalance: lag tooling only
             log.debug("kafka: committing offsets for lag tooling failed: %s", exc)
 

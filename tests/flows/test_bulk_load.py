@@ -350,3 +350,5 @@ def test_load_seed_is_a_deprecated_alias_of_seed_dir(population: dict[str, Path]
                  "--shards", str(SHARDS)]) == 0
     assert "deprecated, use --seed-dir" in capsys.readouterr().err
     assert (tmp_path / "old").is_dir()
+
+
