@@ -37,7 +37,7 @@ from state import dates
 from state.events import Event, Origin
 from state.family import FamilyCard, Grant, MemberUpdate, apply_update
 from state.person import PersonCard, Ruling
-from state.person_stage import PersonSlot, Seen, remember
+from state.person_slot import PersonSlot, Seen, remember
 
 PROTOCOL = pickle.HIGHEST_PROTOCOL
 

@@ -55,7 +55,7 @@ from state.calendar import BirthSlot, DueSlot, Timer
 from state.events import Origin
 from state.family import MemberUpdate
 from state.family_build import FamilyAssembler, Record, VisitLog, order_of
-from state.person_stage import PersonSettings, PersonSlot, Rejection
+from state.person_slot import PersonSettings, PersonSlot, Rejection
 from state.seed import SeedWriter
 
 __all__ = ["bulk_load", "LoadRefused", "LoadReport"]

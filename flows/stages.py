@@ -45,7 +45,7 @@ from state.offers import (
     expiry_days,
 )
 from state.person import ROLE_SUBJECT
-from state.person_stage import PersonOutput, PersonSettings, PersonSlot, Rejection
+from state.person_slot import PersonOutput, PersonSettings, PersonSlot, Rejection
 from state.rights import Ledger, NoticeOut, OfferOut, Right
 from state.seed import safe_loads
 

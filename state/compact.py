@@ -51,7 +51,7 @@ T = TypeVar("T")
 # Registered here, on the first import of any ``state`` module, so a process that loads
 # such a pickle finds the code even before it imports the class's own module.
 EXTENSION_CODES: dict[tuple[str, str], int] = {
-    ("state.person_stage", "_PersonSlot"): 240,
+    ("state.person_slot", "_PersonSlot"): 240,
     ("state.person", "_PersonCard"): 241,
     ("state.family", "_FamilyCard"): 242,
     ("state.family", "_MemberUpdate"): 243,
@@ -59,7 +59,7 @@ EXTENSION_CODES: dict[tuple[str, str], int] = {
     ("state.events", "_Origin"): 245,
     ("state.person", "_Ruling"): 246,
     ("state.rights", "_Digest"): 247,
-    ("state.person_stage", "_Rejection"): 248,
+    ("state.person_slot", "_Rejection"): 248,
     ("state.offers", "_OfferSlot"): 249,
     ("state.offers", "_IssuedOffer"): 250,
     ("state.calendar", "_Timer"): 251,

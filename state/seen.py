@@ -1,6 +1,6 @@
 """A person's deduplication memory, packed: event ids with the dates they were recorded.
 
-Every person keeps one (``state.person_stage.PersonSlot.seen``), ~30 ids at steady state
+Every person keeps one (``state.person_slot.PersonSlot.seen``), ~30 ids at steady state
 (``DEDUP_DAYS``), so its size is most of what a person's state pickles to. As a dict it
 cost ~19 bytes an id pickled and ~150 bytes of heap; packed it is the id, one separator
 and two bytes for the date, in two flat objects the cyclic GC does not traverse:

@@ -31,7 +31,7 @@ import state.events
 import state.family
 import state.offers
 import state.person
-import state.person_stage
+import state.person_slot
 import state.rights
 import state.seen
 from flows.routing import BirthReg, BirthTick, CatchUp, HoldSweep, QuarterWake, Tick
@@ -55,7 +55,7 @@ from state.offers import (
     WithdrawalNotice,
 )
 from state.person import _REGIONS, PersonCard, Ruling
-from state.person_stage import DEDUP_DAYS, PersonSettings, PersonSlot, Rejection, remember
+from state.person_slot import DEDUP_DAYS, PersonSettings, PersonSlot, Rejection, remember
 from state.rights import (
     Cause,
     Digest,
@@ -282,7 +282,7 @@ def test_every_other_class_round_trips(cls: type) -> None:
 
 
 def test_every_state_dataclass_has_a_compact_reduction() -> None:
-    modules = [state.events, state.person, state.family, state.person_stage, state.offers, state.calendar,
+    modules = [state.events, state.person, state.family, state.person_slot, state.offers, state.calendar,
                state.seen, state.rights, routing]
     classes = [c for m in modules for _, c in inspect.getmembers(m, inspect.isclass)
                if dataclasses.is_dataclass(c) and c.__module__ == m.__name__]

@@ -256,8 +256,8 @@ def test_every_slot_a_seed_or_a_snapshot_holds_loads_safely(inputs: dict[str, Pa
         named |= _globals_of(blob)
         copyreg.clear_extension_cache()
         assert safe_loads(blob) == pickle.loads(blob)
-    # seen when this was written: state.person_stage, .person, .family, .calendar, .rights, rules.decisions
-    assert {"state.person_stage", "state.family", "state.calendar"} <= {m for m, _ in named}, named
+    # seen when this was written: state.person_slot, .person, .family, .calendar, .rights, rules.decisions
+    assert {"state.person_slot", "state.family", "state.calendar"} <= {m for m, _ in named}, named
 
 
 @pytest.mark.parametrize("value", [
@@ -293,9 +293,9 @@ class _Payload:
     (pickle.dumps(_Payload(getattr, dt.date, "today"), 4), "builtins.getattr"),
     (_global("state.seed", "os"), "state.seed.os"),
     (_global("state.compact", "sys"), "state.compact.sys"),
-    (_global("state.person_stage", "os.system"), "state.person_stage.os.system"),
+    (_global("state.person_slot", "os.system"), "state.person_slot.os.system"),
     (_global("state.dates", "iso"), "state.dates.iso"),              # a function, not a rebuild
-    (_global("state.person_stage", "field"), "state.person_stage.field"),  # imported, not defined
+    (_global("state.person_slot", "field"), "state.person_slot.field"),  # imported, not defined
     (_global("state.nohere", "X"), "state.nohere.X"),
     (_global("copyreg", "_reconstructor"), "copyreg._reconstructor"),
     (_global("flows.shards", "ShardLogic"), "flows.shards.ShardLogic"),
@@ -326,7 +326,7 @@ def test_extension_codes_resolve_only_to_registered_state_functions() -> None:
     assert registry and all(240 <= code <= 255 for code in registry)
     for module, name in registry.values():
         assert callable(unpickler.find_class(module, name))
-    from state.person_stage import PersonSlot
+    from state.person_slot import PersonSlot
 
     blob = pickle.dumps(PersonSlot.empty("900101300123"), pickle.HIGHEST_PROTOCOL)
     assert b"\x82\xf0" in blob  # EXT1 240: no module name in the pickle

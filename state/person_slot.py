@@ -1,7 +1,9 @@
-"""The person stage's logic: deduplicate, apply, and tell the families what changed.
+"""One person's slot (``PersonSlot``: card, held facts, deduplication memory) and what it
+answers an event with (``PersonOutput``: a ``MemberUpdate`` for a family, or a ``Rejection``):
+deduplicate, apply, and tell the families what changed.
 
-Engine-free so it can be unit tested; ``flows/`` only keys messages by IIN and calls
-``PersonSlot.on_event``.
+Engine-free so it can be unit tested; the person stage in ``flows/`` only keys messages by
+IIN and calls ``PersonSlot.on_event``.
 """
 
 from __future__ import annotations
