@@ -278,7 +278,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         args.epoch_seconds = default_epoch_seconds(live=live, recovery=args.recovery is not None)
     if args.shards is None:  # resolved here: cluster members get it in their argv
         args.shards = DEFAULT_SHARDS
-    from state.seed import SeedError, SeedReader
+    from store.seed import SeedError, SeedReader
 
     try:  # how the sharded stages hold state: one object, passed down (a cluster's members rebuild it from argv)
         state = StateSettings(args.shards, args.state == "packed",

@@ -147,7 +147,7 @@ def main(args: Any) -> int:
     from flows.runner import run_cluster
     from flows.shards import DEFAULT_SHARDS, StateSettings
     from rules.reform import ReformError
-    from state.seed import SeedError, SeedReader
+    from store.seed import SeedError, SeedReader
 
     if not args.input.exists():
         print(f"familycard whatif: no such input file: {args.input}", file=sys.stderr)

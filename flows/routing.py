@@ -16,7 +16,6 @@ from rules.params import Params
 from rules.retirement import retirement_day
 from state import dates
 from state.calendar import Timer
-from state.compact import compact
 from state.dates import Day
 from state.events import (
     BIRTH_CHECK,
@@ -32,6 +31,7 @@ from state.ids import base_of
 from state.offers import REPLY_CHECK
 from state.person import ROLE_FATHER, ROLE_MOTHER, ROLE_SUBJECT
 from state.rights import Reprice
+from store.compact import compact
 
 __all__ = ["Tick", "BirthTick", "BirthReg", "QuarterWake", "CatchUp", "HoldSweep", "Router", "due_key", "birth_key",
            "PERSON", "CALENDAR", "FAMILY", "OFFER_CALENDAR", "OFFERS", "LEDGER", "CALENDAR_ALL", "PERSON_HELD"]

@@ -36,7 +36,8 @@ from bench.common import load_split
 from familycard.cli import main
 from familycard.generator import generate
 from flows.bulk_load import bulk_load
-from state.seed import MANIFEST, STAGES, SeedError, SeedReader, SlotUnpickler, safe_loads
+from store.safe_load import SlotUnpickler, safe_loads
+from store.seed import MANIFEST, STAGES, SeedError, SeedReader
 
 START = dt.date(2026, 1, 1)
 SHARDS = 8
@@ -256,8 +257,10 @@ def test_every_slot_a_seed_or_a_snapshot_holds_loads_safely(inputs: dict[str, Pa
         named |= _globals_of(blob)
         copyreg.clear_extension_cache()
         assert safe_loads(blob) == pickle.loads(blob)
-    # seen when this was written: state.person_slot, .person, .family, .calendar, .rights, rules.decisions
-    assert {"state.person_slot", "state.family", "state.calendar"} <= {m for m, _ in named}, named
+    # seen when this was written: store.picklers (the extension codes: person slots, families,
+    # cards), state.calendar, .rights, .seen, rules.decisions
+    assert {("store.picklers", "_PersonSlot"), ("store.picklers", "_FamilyCard")} <= named, named
+    assert "state.calendar" in {m for m, _ in named}, named
 
 
 @pytest.mark.parametrize("value", [
@@ -291,8 +294,8 @@ class _Payload:
     (pickle.dumps(_Payload(subprocess.Popen, ["true"]), 5), "subprocess.Popen"),        # STACK_GLOBAL
     (pickle.dumps(_Payload(eval, "1"), 2), "builtins.eval"),
     (pickle.dumps(_Payload(getattr, dt.date, "today"), 4), "builtins.getattr"),
-    (_global("state.seed", "os"), "state.seed.os"),
-    (_global("state.compact", "sys"), "state.compact.sys"),
+    (_global("store.seed", "os"), "store.seed.os"),
+    (_global("store.compact", "sys"), "store.compact.sys"),
     (_global("state.person_slot", "os.system"), "state.person_slot.os.system"),
     (_global("state.dates", "iso"), "state.dates.iso"),              # a function, not a rebuild
     (_global("state.person_slot", "field"), "state.person_slot.field"),  # imported, not defined
@@ -317,9 +320,9 @@ def test_persistent_ids_are_refused() -> None:
 
 
 def test_extension_codes_resolve_only_to_registered_state_functions() -> None:
-    """``state.compact``'s copyreg codes (EXT1) load through ``find_class`` on a cache miss; every
+    """``store.picklers``' copyreg codes (EXT1) load through ``find_class`` on a cache miss; every
     code registered in this process is one a slot may name, and an unregistered code fails."""
-    import state.compact  # noqa: F401 - registers the codes
+    import store  # noqa: F401 - registers the codes
 
     unpickler = SlotUnpickler(io.BytesIO(b""))
     registry = dict(copyreg._inverted_registry)  # type: ignore[attr-defined]
