@@ -20,7 +20,7 @@ demo: $(STAMP)
 
 ## make tools: Prometheus (prometheus, promtool), Alertmanager (prometheus-alertmanager, amtool),
 ## docker-compose and yq (YAML as JSON for the alert tests), which the observability tests run,
-## and chromium, which opens the what-if report in tests/test_whatif_report.py; installed with
+## and chromium, which opens the what-if report in tests/familycard/test_whatif_report.py; installed with
 ## apt-get when missing and we are root (CI), else a note (those tests then fail or skip)
 OBS_TOOLS := prometheus promtool docker-compose chromium
 tools:
@@ -55,7 +55,7 @@ clean:
 
 ## make fuzz: the decode path and the stages behind it, fed 100 000 mutated messages
 fuzz: $(STAMP)
-	FUZZ_COUNT=100000 $(PY) -m pytest -q tests/test_fuzz.py
+	FUZZ_COUNT=100000 $(PY) -m pytest -q tests/schemas/test_fuzz.py
 
 ## make bench-quick / make bench: issue 7's measurements (bench/run.py), printed and written to
 ## bench/RESULTS.md. bench-quick uses small sizes (a few minutes); bench the larger ones (long).

@@ -66,6 +66,7 @@ from schemas.codec import (
     change_record,
     dead_letter_record,
     decode,
+    offer_record,
     outcome_record,
     reminder_record,
     withdrawal_record,
@@ -145,30 +146,29 @@ BAD_INPUT = "bad_input"  # a destination next to routing's: the dead letter of a
 
 def encode_offer_output(value: Any) -> tuple[str, str, bytes]:
     if isinstance(value, IssuedOffer):
-        rec = value.record
-        metrics.child(metrics.NOTIFICATIONS, rec["code"], OFFER).inc()
-        return NOTIFICATION, rec["iin"], orjson.dumps(rec)
+        metrics.child(metrics.NOTIFICATIONS, value.code, OFFER).inc()
+        return NOTIFICATION, value.iin, orjson.dumps(offer_record(value))
     if isinstance(value, Reminder):
-        metrics.child(metrics.NOTIFICATIONS, value.offer.record["code"], REMINDER).inc()
-        return NOTIFICATION, value.offer.record["iin"], orjson.dumps(reminder_record(value.offer, value.on))
+        metrics.child(metrics.NOTIFICATIONS, value.offer.code, REMINDER).inc()
+        return NOTIFICATION, value.offer.iin, orjson.dumps(reminder_record(value.offer, value.on))
     if isinstance(value, WithdrawalNotice):
-        metrics.child(metrics.NOTIFICATIONS, value.offer.record["code"], WITHDRAWAL).inc()
+        metrics.child(metrics.NOTIFICATIONS, value.offer.code, WITHDRAWAL).inc()
         rec = withdrawal_record(value.offer, value.reason, value.on, value.occurred)
         return NOTIFICATION, rec["iin"], orjson.dumps(rec)
     if isinstance(value, ChangeNotice):
-        metrics.child(metrics.NOTIFICATIONS, value.offer.record["code"], CHANGE).inc()
+        metrics.child(metrics.NOTIFICATIONS, value.offer.code, CHANGE).inc()
         rec = change_record(value)
         return NOTIFICATION, rec["iin"], orjson.dumps(rec)
     if isinstance(value, Assignment):
-        metrics.child(metrics.ASSIGNMENTS, value.offer.record["code"]).inc()
-        return ASSIGNMENT, value.offer.record["iin"], orjson.dumps(assignment_record(value))
+        metrics.child(metrics.ASSIGNMENTS, value.offer.code).inc()
+        return ASSIGNMENT, value.offer.iin, orjson.dumps(assignment_record(value))
     if isinstance(value, Outcome):
-        metrics.child(metrics.FUNNEL, value.offer.record["code"], value.outcome).inc()
+        metrics.child(metrics.FUNNEL, value.offer.code, value.outcome).inc()
         if value.outcome in ("consented", "refused"):
             metrics.child(metrics.REPLIES, value.outcome).inc()
             if _is_input(value.reply):  # the reply that settled the offer
                 metrics.child(metrics.ACCOUNTED, "processed").inc()
-        return OUTCOME, value.offer.record["iin"], orjson.dumps(outcome_record(value))
+        return OUTCOME, value.offer.iin, orjson.dumps(outcome_record(value))
     assert isinstance(value, ReplyRejected)
     metrics.child(metrics.DEAD_LETTERS, "rejected_reply").inc()
     metrics.child(metrics.REPLIES, "rejected").inc()
@@ -218,7 +218,7 @@ def _unkey(step: str, up: Stream[Any]) -> Stream[Any]:
 # They are plain functions, not Bytewax ``@operator``s, on purpose: an operator nests its
 # steps' ids (``familycard.person.shards``), and the stateful steps' ids are the keys of the
 # recovery store and of the dashboards' ``step_id`` label; a refactor must not orphan a
-# deployment's state (tests/test_dataflow_shape.py pins them).
+# deployment's state (tests/flows/test_dataflow_shape.py pins them).
 
 SIMULATED = "citizen-simulator"  # origin topic of the embedded simulator's replies (not input)
 
@@ -236,7 +236,7 @@ def simulated_reply(item: Keyed) -> list[Keyed]:
     offer = item[1]
     if not isinstance(offer, IssuedOffer):
         return []
-    reply = reply_for(offer.record)
+    reply = reply_for(offer_record(offer))
     if reply is None:
         return []
     seq = offer.event.origin.seq if offer.event.origin is not None else 0

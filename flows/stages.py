@@ -22,31 +22,24 @@ from flows import metrics
 from flows.routing import BirthReg, BirthTick, CatchUp, HoldSweep, QuarterWake, Tick
 from rules.family_fold import FamilyFold, FoldOutput
 from rules.ledger import LedgerLogic as DomainLedger
-from rules.ledger import RevisePlan
-from schemas.codec import notification_record, renewal_record
-from state import dates
-from state.calendar import BirthSlot, DueSlot, Timer
-from state.dates import Day
-from state.events import DAY_END, QUARTER_START, WAKE_TYPES, Event, wake_event
+from rules.offering import OfferTerms, effects
+from schemas.codec import notification_record
+from state.calendar import BirthSlot, DueSlot
+from state.events import DAY_END, QUARTER_START, WAKE_TYPES, Event, processed_tick, wake_event
 from state.family import FamilyCard, MemberUpdate
 from state.family_build import order_of
 from state.offers import (
-    EXPIRE,
-    LAPSE,
     OPEN,
-    REMIND,
-    SETTLE,
     Contact,
     End,
     IssuedOffer,
     Keep,
     OfferSlot,
     Revise,
-    expiry_days,
 )
 from state.person import ROLE_SUBJECT
 from state.person_slot import PersonOutput, PersonSettings, PersonSlot, Rejection
-from state.rights import Ledger, NoticeOut, OfferOut, Right
+from state.rights import Ledger, NoticeOut
 from store.safe_load import safe_loads
 
 __all__ = ["Keyed", "PersonLogic", "CalendarLogic", "CalendarKeyLogic", "calendar_step", "count_restored_timers",
@@ -157,7 +150,7 @@ def calendar_step(slot: DueSlot | BirthSlot | None, value: Any) -> tuple[DueSlot
     if isinstance(value, Tick):
         return dslot, [(t.target, wake_event(t.kind, t.target, value.event)) for t in dslot.tick()]
     fired = dslot.register(value)  # a Timer; fires at once if its date was already ticked
-    return dslot, [(t.target, wake_event(t.kind, t.target, _tick_for(t.due))) for t in fired]
+    return dslot, [(t.target, wake_event(t.kind, t.target, processed_tick(t.due))) for t in fired]
 
 
 class CalendarLogic(StatefulLogic[Any, Keyed, Any]):
@@ -230,11 +223,6 @@ class CalendarKeyLogic:
         return False
 
 
-def _tick_for(on: Day) -> Event:
-    """Stands in for a tick already processed, when a timer is registered after its date."""
-    return Event(f"day-{on}", "day", "", on, on, {}, None)
-
-
 # --- family -----------------------------------------------------------------------------
 
 def source_order(update: MemberUpdate) -> int:
@@ -293,17 +281,15 @@ class Notice:
 class LedgerLogic:
     """One recipient's ledger (``rules.ledger``), inside a ``flows.shards.ShardLogic``.
 
-    Turns the ledger's decisions into what the offer stage and the sinks take: an offer (with
-    its wire record, built here by ``schemas.codec``) and its reminder, lapse and expiry timers;
-    a renewed offer's record and timers for a ``Revise``; ``End`` and ``Contact`` as they are;
-    a notice's record.
+    Hands the ledger's decisions to ``rules.offering`` (an offer and its reminder, lapse and
+    expiry timers; a renewed offer for a ``Revise``; ``End`` and ``Contact`` as they are) and
+    encodes a notice's record for the notifications sink.
     """
 
     def __init__(self, resume: Ledger | None, logic: DomainLedger, consent_days: int, reminder_days: int) -> None:
         self.ledger = resume
         self.logic = logic
-        self.consent_days = consent_days
-        self.reminder_days = reminder_days
+        self.terms = OfferTerms(consent_days, reminder_days)
 
     def state(self) -> Ledger | None:
         return self.ledger
@@ -324,56 +310,13 @@ class LedgerLogic:
                 iin, item = self.ledger.iin, value
             self.ledger, decided = self.logic.on_item(iin, self.ledger, item)
             for d in decided:
-                out.extend(self._encode(d))
+                if isinstance(d, NoticeOut):
+                    record = notification_record(d.decision, d.phone, d.language, d.family_id)
+                    metrics.child(metrics.NOTIFICATIONS, d.decision.code, d.decision.kind).inc()
+                    out.append(Notice(d.decision.recipient, record, metrics.cause(d.cause.event)))
+                else:
+                    out.extend(effects(d, self.ledger, self.terms))
         return out, StatefulBatchLogic.DISCARD if self.ledger is None else StatefulBatchLogic.RETAIN
-
-    def _encode(self, d: Any) -> list[Any]:
-        if isinstance(d, OfferOut):
-            right = d.right
-            record = notification_record(right.decision, d.phone, d.language, right.family_id)
-            return self._offer(right, record, d.iban, d.cause.event)
-        if isinstance(d, NoticeOut):
-            record = notification_record(d.decision, d.phone, d.language, d.family_id)
-            metrics.child(metrics.NOTIFICATIONS, d.decision.code, d.decision.kind).inc()
-            return [Notice(d.decision.recipient, record, metrics.cause(d.cause.event))]
-        if isinstance(d, RevisePlan):
-            return self._revise(d)
-        if isinstance(d, End) and d.settle_on is not None:
-            return [d, Timer(d.settle_on, d.nid, SETTLE)]  # fires at that day's (phase 2) tick
-        assert isinstance(d, (End, Keep, Contact))
-        return [d]
-
-    def _offer(self, right: Right, record: dict[str, Any], iban: str | None, event: Event | None) -> list[Any]:
-        issued = dates.day(record["issued_on"])
-        offer = IssuedOffer(record, right.start_month, right.end_month, iban, _event_or_tick(event, issued),
-                            issued + self.reminder_days)
-        nid = right.nid
-        return [offer, Timer(issued + self.reminder_days, nid, REMIND),
-                Timer(issued + self.consent_days + 1, nid, LAPSE),
-                *(Timer(day, nid, EXPIRE) for day in expiry_days(offer))]
-
-    def _revise(self, plan: RevisePlan) -> list[Any]:
-        right = plan.right
-        cause = plan.cause
-        renewal = None
-        out: list[Any] = []
-        if not plan.annual:
-            issued = max(cause.recorded_on, right.issued_on)
-            me = self.ledger.persons.get(self.ledger.iin) if self.ledger is not None else None
-            base = notification_record(right.decision, me.phone if me else None, me.language if me else "kk",
-                                       right.family_id)
-            base["notification_id"] = right.nid  # the first offer's id: a renewal names it
-            record = renewal_record(base, plan.amount, issued, issued + self.consent_days, plan.reason,
-                                    me.phone if me else None, me.language if me else "kk")
-            offered = self._offer(right, record, me.iban if me else None, cause.event)
-            renewal = offered[0]
-            out = offered[1:]
-        return [Revise(right.nid, plan.amount, plan.end_month, plan.from_month, plan.reason, cause.recorded_on,
-                       plan.annual, renewal, cause.late, cause.event), *out]
-
-
-def _event_or_tick(event: Event | None, on: Day) -> Event:
-    return event if event is not None else _tick_for(on)
 
 
 # --- offers -----------------------------------------------------------------------------

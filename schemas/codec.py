@@ -25,7 +25,7 @@ from state.offers import CLOSE, START, Assignment, ChangeNotice, IssuedOffer, Ou
 
 __all__ = [
     "RawMessage", "DeadLetter", "decode", "decode_reference", "second_phase", "dead_letter_record", "notification_record",
-    "reminder_record", "withdrawal_record", "renewal_record", "change_record", "assignment_record", "outcome_record",
+    "reminder_record", "withdrawal_record", "offer_record", "change_record", "assignment_record", "outcome_record",
     "MAX_MESSAGE_BYTES", "FUTURE_HORIZON_DAYS",
 ]
 
@@ -256,34 +256,38 @@ def _iso(d: Day | None) -> str | None:
     return None if d is None else dates.iso(d)
 
 
-def renewal_record(base: dict[str, Any], amount: int | None, issued_on: Day, reply_by: Day, reason: str,
-                   phone: str | None, language: str) -> dict[str, Any]:
-    """rules.md §5a: an open offer whose amount changed, offered again at the new amount (its own
-    id, naming the first offer's; a new reply window)."""
-    nid = ids.derived(base["notification_id"], ids.RENEWAL_TAG, f"{dates.iso(issued_on)}:{amount}")
+def offer_record(offer: IssuedOffer) -> dict[str, Any]:
+    """Contract §2 ``notifications``, kind ``offer``: an issued offer, as ``notification_record``
+    writes a decision (the same keys in the same order); the text is rendered from its terms."""
     return {
-        **base,
-        "notification_id": nid,
-        "phone": phone,
-        "language": language,
-        "text": render(base["code"], OFFER, amount, reply_by),
-        "reasons": [reason, f"offered again at a new amount: replaces offer {base['notification_id']} of "
-                            f"{base['issued_on']}", *base["reasons"]][:50],
-        "amount_kzt": amount,
-        "issued_on": dates.iso(issued_on),
-        "reply_by": dates.iso(reply_by),
+        "notification_id": offer.nid,
+        "kind": OFFER,
+        "code": offer.code,
+        "iin": offer.iin,
+        "family_id": offer.family_id,
+        "phone": offer.phone,
+        "language": offer.language,
+        "sender": SENDER,
+        "text": render(offer.code, OFFER, offer.amount, offer.reply_by),
+        "reasons": list(offer.reasons),
+        "rule": offer.rule,
+        "amount_kzt": offer.amount,
+        "period": offer.period,
+        "occurred_on": dates.iso(offer.occurred_on),
+        "issued_on": dates.iso(offer.issued_on),
+        "reply_by": dates.iso(offer.reply_by),
     }
 
 
 def reminder_record(offer: IssuedOffer, on: Day) -> dict[str, Any]:
     """The one reminder of an unanswered offer; it keeps the offer's reply_by. A reply may name it."""
-    base = offer.record
+    base = offer_record(offer)
     return {
         **base,
         "notification_id": ids.derived(offer.nid, ids.REMINDER_TAG, offer.nid),
         "kind": REMINDER,
-        "text": render(base["code"], REMINDER, base["amount_kzt"], offer.reply_by),
-        "reasons": [f"offer {offer.nid} of {base['issued_on']} is not answered yet", *base["reasons"]][:50],
+        "text": render(offer.code, REMINDER, offer.amount, offer.reply_by),
+        "reasons": [f"offer {offer.nid} of {base['issued_on']} is not answered yet", *offer.reasons][:50],
         "issued_on": dates.iso(on),
     }
 
@@ -291,12 +295,12 @@ def reminder_record(offer: IssuedOffer, on: Day) -> dict[str, Any]:
 def withdrawal_record(offer: IssuedOffer, reason: str, on: Day, occurred: Day | None = None) -> dict[str, Any]:
     """contract §2 kind ``withdrawal``: ``occurred_on`` is the cause's date, ``issued_on`` the day
     its record reached the registry (rules.md §5a)."""
-    base = offer.record
+    base = offer_record(offer)
     return {
         **base,
         "notification_id": ids.derived(offer.nid, ids.WITHDRAWAL_TAG, offer.nid),
         "kind": WITHDRAWAL,
-        "text": render(base["code"], WITHDRAWAL, base["amount_kzt"], None),
+        "text": render(offer.code, WITHDRAWAL, offer.amount, None),
         "reasons": [reason, f"withdraws offer {offer.nid} of {base['issued_on']}"],
         "occurred_on": dates.iso(on if occurred is None else occurred),
         "issued_on": dates.iso(on),
@@ -306,13 +310,13 @@ def withdrawal_record(offer: IssuedOffer, reason: str, on: Day, occurred: Day | 
 
 def change_record(c: ChangeNotice) -> dict[str, Any]:
     """contract §2 kind ``change``: a running benefit's new amount, information only (no reply)."""
-    base = c.offer.record
+    base = offer_record(c.offer)
     until = "" if c.end_month is None else f" until {dates.month_iso(c.end_month)}"
     return {
         **base,
         "notification_id": ids.derived(c.offer.base, ids.CHANGE_TAG, str(c.seq)),
         "kind": CHANGE,
-        "text": render(base["code"], CHANGE, c.amount, None, from_month=c.from_month),
+        "text": render(c.offer.code, CHANGE, c.amount, None, from_month=c.from_month),
         "reasons": [c.reason, f"benefit of offer {c.offer.nid}: {c.amount} KZT from "
                               f"{dates.month_iso(c.from_month)}{until}"],
         "amount_kzt": c.amount,
@@ -325,18 +329,18 @@ def change_record(c: ChangeNotice) -> dict[str, Any]:
 def assignment_record(a: Assignment) -> dict[str, Any]:
     """Contract §2 ``assignments`` (version 2): ``kind`` start, change or close, each with its own
     id; ``late`` marks a change or close caused by a late record (an overpayment to recover)."""
-    base = a.offer.record
-    nid = a.offer.base
+    offer = a.offer
+    nid = offer.base
     what = {START: "assign", CLOSE: "close"}.get(a.kind, f"change:{a.seq}")
     rec: dict[str, Any] = {
         "assignment_id": derived_id("a-", nid, what),
         "notification_id": nid,
         "kind": a.kind,
-        "code": base["code"],
-        "iin": base["iin"],
-        "family_id": base["family_id"],
+        "code": offer.code,
+        "iin": offer.iin,
+        "family_id": offer.family_id,
         "amount_kzt": a.amount,
-        "period": base["period"],
+        "period": offer.period,
         "start_month": dates.month_iso(a.start_month),
         "end_month": None if a.end_month is None else dates.month_iso(a.end_month),
         "iban": a.iban,
@@ -348,5 +352,5 @@ def assignment_record(a: Assignment) -> dict[str, Any]:
 
 def outcome_record(o: Outcome) -> dict[str, Any]:
     """One step of an offer's funnel (an extension topic, ``offer-outcomes``)."""
-    return {"notification_id": o.offer.nid, "code": o.offer.record["code"], "outcome": o.outcome,
+    return {"notification_id": o.offer.nid, "code": o.offer.code, "outcome": o.outcome,
             "on": dates.iso(o.on)}

@@ -26,7 +26,7 @@ The function returns the day ordinals of the message's top-level ``date`` / ``da
 fields (parsed once, for the check and the event). A per-kind finisher then does what the
 codec does after validation (IIN check digits, person_registered's birth date and sex against
 the IIN, occurred_on <= recorded_at) and builds the ``Event``, again returning ``None`` at the
-first doubt. ``tests/test_decode_fast.py`` checks ``decode == decode_reference`` over a
+first doubt. ``tests/schemas/test_decode_fast.py`` checks ``decode == decode_reference`` over a
 generated population, mutated messages and hypothesis-made near-valid ones;
 ``bench/decode_speed.py`` measures both.
 """

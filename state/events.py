@@ -11,7 +11,7 @@ from state.dates import Day
 __all__ = [
     "Event", "Origin", "LIFE_EVENT_TYPES", "TRIGGERLESS_TYPES", "WAKE_TYPES", "RETIREMENT_AGE", "TURNS_18",
     "KANDAS_NOTICE_DUE", "RULING_EXPIRED", "QUARTER_START", "BIRTH_CHECK", "DAY_END", "DAY_END_TYPES", "wake_event",
-    "tick_data",
+    "tick_data", "processed_tick",
 ]
 
 LIFE_EVENT_TYPES = frozenset({
@@ -101,3 +101,9 @@ def wake_event(kind: str, target: str, tick: Event) -> Event:
     """The internal event a ``day`` tick makes for one due target (dated by the tick)."""
     on = tick.occurred_on
     return Event(f"{kind}:{target}:{on}", kind, target, on, on, {}, tick.origin)
+
+
+def processed_tick(on: Day) -> Event:
+    """Stands in for the tick of ``on``, already processed, when a timer or an offer is made
+    after its date and has no event of its own to be ordered by."""
+    return Event(f"day-{on}", "day", "", on, on, {}, None)

@@ -11,7 +11,7 @@ Python dicts keep insertion order and rules iterate members in it, so the record
 position too: storing a member already present keeps its place; storing one after a removal
 puts it at the end. A position is the storing update's place in the stage's order: its
 source sequence number, then its role (``flows.stages.source_order``).
-Engine-free; ``test_family_build_folds_like_the_family_stage`` (tests/test_bulk_load.py) checks it
+Engine-free; ``test_family_build_folds_like_the_family_stage`` (tests/flows/test_bulk_load.py) checks it
 against the family stage's own fold on generated populations.
 """
 

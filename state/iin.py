@@ -88,7 +88,7 @@ def _leap(year: int) -> bool:
 
 
 def is_valid_reference(iin: str) -> bool:
-    """The definition ``is_valid`` must agree with (tests/test_decode_fast.py checks it does)."""
+    """The definition ``is_valid`` must agree with (tests/schemas/test_decode_fast.py checks it does)."""
     if len(iin) != 12 or not iin.isascii() or not iin.isdigit():
         return False
     if birth_date_of(iin) is None:

@@ -67,9 +67,25 @@ def expiry_days(offer: IssuedOffer) -> list[Day]:
 
 @dataclass(slots=True, frozen=True)
 class IssuedOffer:
-    """An offer as decided, with what the consent loop needs later."""
+    """An offer as decided: what its notification says, and what the consent loop needs later.
 
-    record: dict[str, Any]          # the contract's notification record
+    Typed fields, not the wire record: ``schemas.codec.offer_record`` encodes it (the text is
+    rendered there from ``code``, ``amount`` and ``reply_by``), so the state holds no text and
+    no JSON shape."""
+
+    nid: str                        # this offer's own id (an offer made again at a new amount has its own)
+    code: str
+    iin: str                        # the recipient
+    family_id: str | None
+    phone: str | None               # the recipient's phone when it was issued
+    language: str
+    rule: str
+    reasons: tuple[str, ...]
+    amount: int | None
+    period: str | None
+    occurred_on: Day
+    issued_on: Day
+    reply_by: Day
     start_month: Month | None
     end_month: Month | None
     iban: str | None
@@ -77,26 +93,13 @@ class IssuedOffer:
     remind_on: Day                  # issued_on + reminder_after_days
 
     @property
-    def nid(self) -> str:
-        """This offer's own id (an offer made again at a new amount has its own)."""
-        return str(self.record["notification_id"])
-
-    @property
     def base(self) -> str:
         """The id of the first offer of this right: the slot's key."""
         return base_of(self.nid) or self.nid
 
     @property
-    def reply_by(self) -> Day:
-        return dates.day(self.record["reply_by"])
-
-    @property
-    def issued_on(self) -> Day:
-        return dates.day(self.record["issued_on"])
-
-    @property
     def monthly(self) -> bool:
-        return self.record["period"] == "monthly"
+        return self.period == "monthly"
 
 
 # --- the ledger's commands --------------------------------------------------------------------
@@ -258,9 +261,9 @@ class OfferSlot:
         if self.offer is not None:
             return []  # the same occasion again: one occasion, one offer
         self.offer = offer
-        self.amount = offer.record["amount_kzt"]
+        self.amount = offer.amount
         self.start_month, self.end_month = offer.start_month, offer.end_month
-        self.phone, self.iban = offer.record.get("phone"), offer.iban
+        self.phone, self.iban = offer.phone, offer.iban
         out: list[OfferOutput] = [offer, Outcome(offer, "offered", offer.issued_on)]
         # Replies and timers that overtook the offer, in date order: a reply dated on or
         # before reply_by still counts even if the lapse timer also arrived early.
@@ -398,7 +401,7 @@ class OfferSlot:
             on = max(r.on, offer.issued_on)
             renewal = r.renewal
             self.offer, self.reminded, self.pending = renewal, False, None
-            self.amount, self.end_month = renewal.record["amount_kzt"], renewal.end_month
+            self.amount, self.end_month = renewal.amount, renewal.end_month
             return [WithdrawalNotice(offer, r.reason, on, r.on), Outcome(offer, "withdrawn", on),
                     renewal, Outcome(renewal, "offered", renewal.issued_on)]
         if self.status != CONSENTED or not offer.monthly:
@@ -465,18 +468,18 @@ class OfferSlot:
         named = str(reply.data.get("in_reply_to", ""))
         if named not in (offer.nid, derived(offer.nid, REMINDER_TAG, offer.nid)):
             return [ReplyRejected(reply, f"the offer {named} was replaced by {offer.nid} of "
-                                         f"{offer.record['issued_on']} (a new amount)")]
+                                         f"{dates.iso(offer.issued_on)} (a new amount)")]
         if phone != self.phone:
-            if phone == offer.record.get("phone"):
+            if phone == offer.phone:
                 return [ReplyRejected(reply, "the recipient's phone changed after the offer: replies from the old "
                                              "number are not accepted")]
             return [ReplyRejected(reply, "the reply did not come from the phone the offer was sent to")]
         if self.status != OPEN:
             return [ReplyRejected(reply, f"the offer is no longer open ({self.status})")]
         if reply.occurred_on < offer.issued_on:
-            return [ReplyRejected(reply, f"received before the offer was issued on {offer.record['issued_on']}")]
+            return [ReplyRejected(reply, f"received before the offer was issued on {dates.iso(offer.issued_on)}")]
         if reply.occurred_on > offer.reply_by:
-            return [ReplyRejected(reply, f"received after reply_by {offer.record['reply_by']}")]
+            return [ReplyRejected(reply, f"received after reply_by {dates.iso(offer.reply_by)}")]
         out: list[OfferOutput] = []
         remind_on = offer.remind_on
         if (text in CONSENT or text in REFUSAL) and not self.reminded and reply.occurred_on > remind_on:

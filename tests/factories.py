@@ -35,7 +35,7 @@ def registered(iin: str, birth: str, sex: str, family: str, on: str = "2025-12-3
     return event("person_registered", iin, on, {"birth_date": birth, "sex": sex, "family_id": family, **data})
 
 
-ADULT_YEARS = 18  # rules/parameters.json adult_age_years (checked in tests/test_rules_core.py)
+ADULT_YEARS = 18  # rules/parameters.json adult_age_years (checked in tests/rules/test_rules_core.py)
 
 
 def apply(card: Any, e: Event, role: str = "subject") -> Any:

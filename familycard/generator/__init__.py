@@ -53,7 +53,7 @@ from __future__ import annotations
 
 # Everything importable from ``familycard.generator`` before the split still is. The names
 # imported ``X as X`` are re-exports outside ``__all__``: the period's event rates, the
-# ``Message`` alias, and ``_World``, which tests/test_generator.py builds directly.
+# ``Message`` alias, and ``_World``, which tests/familycard/test_generator.py builds directly.
 from familycard.generator.corruption import CORRUPTION_KINDS, corrupt
 from familycard.generator.reference import BIRTHS_PER_1000 as BIRTHS_PER_1000
 from familycard.generator.reference import CONTACT_CHANGES_PER_ADULT as CONTACT_CHANGES_PER_ADULT

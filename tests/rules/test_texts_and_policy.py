@@ -26,7 +26,7 @@ from rules.texts import (
 )
 from state import dates
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 ALL_CODES = OFFER_CODES + NOTICE_CODES
 REPLY_BY = dates.day("2026-03-05")
 AMOUNT = 164350

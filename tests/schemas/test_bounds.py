@@ -10,7 +10,7 @@ from state.offers import OfferSlot, expiry_days
 from state.person_slot import DEDUP_DAYS, MAX_HELD, PersonSettings, PersonSlot, Seen, remember
 from state.rights import Cause, Ledger, NewNotice
 from tests.factories import event, iin_for, registered
-from tests.test_offers import offer, reply
+from tests.state.test_offers import offer, reply
 
 MUM = iin_for("1990-04-02", "female")
 SETTINGS = PersonSettings(30, 18)

@@ -29,7 +29,7 @@ from flows.topics import OUTPUT_TOPICS
 from schemas import reference
 from schemas.validation import OUTPUT_KINDS, flat_schema, schema_path, validate_output
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 KIND_OF_FILE = {"notifications.jsonl": "notification", "assignments.jsonl": "assignment",
                 "dead-letters.jsonl": "dead_letter", "outcomes.jsonl": "outcome"}
 

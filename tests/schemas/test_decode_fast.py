@@ -30,7 +30,7 @@ from schemas.codec import DeadLetter, RawMessage, decode, decode_reference
 from schemas.validation import EVENT_TYPES, validate_event
 from state.events import Event, Origin
 from state.iin import check_digit, is_valid, is_valid_reference, make_iin
-from tests.test_fuzz import _seeds, mutate
+from tests.schemas.test_fuzz import _seeds, mutate
 
 MUM = "870512400129"
 DAD = "850101300015"

@@ -16,7 +16,7 @@ from flows.kafka_io import ensure_topics, produce_all
 from flows.topics import INPUT_TOPICS
 from tests import scenario
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _start(bootstrap: str, prefix: str, workers: int, tmp: Path) -> subprocess.Popen[str]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from state import dates
 from state.events import Event, Origin
 from state.offers import (
@@ -23,12 +25,10 @@ NID = "n-" + "a" * 20
 
 
 def offer(period: str = "monthly") -> IssuedOffer:
-    record = {"notification_id": NID, "kind": "offer", "code": "disability_benefit", "iin": "900402401008",
-              "family_id": "F-1", "phone": PHONE, "amount_kzt": 89498, "period": period,
-              "issued_on": "2026-03-10", "reply_by": "2026-03-13", "reasons": ["r"]}
     trigger = event("disability_ruling", "900402401008", "2026-03-10")
-    return IssuedOffer(record, dates.month_of(dates.day("2026-03-10")), None, "KZ1", trigger,
-                       dates.day("2026-03-12"))
+    return IssuedOffer(NID, "disability_benefit", "900402401008", "F-1", PHONE, "kk", "rule", ("r",), 89498, period,
+                       dates.day("2026-03-10"), dates.day("2026-03-10"), dates.day("2026-03-13"),
+                       dates.month_of(dates.day("2026-03-10")), None, "KZ1", trigger, dates.day("2026-03-12"))
 
 
 def reply(text: str, on: str, phone: str = PHONE, eid: str = "r") -> Event:
@@ -82,8 +82,7 @@ def test_the_end_of_a_running_benefit_closes_the_assignment() -> None:
 
 def test_a_benefit_that_ends_by_itself_is_not_closed_again() -> None:
     o = offer()
-    bounded = IssuedOffer(o.record, o.start_month, dates.month_of(dates.day("2026-03-31")), o.iban, o.event,
-                          o.remind_on)
+    bounded = dataclasses.replace(o, end_month=dates.month_of(dates.day("2026-03-31")))
     slot = OfferSlot()
     slot.on_offer(bounded)
     slot.on_reply(reply("1", "2026-03-11"))

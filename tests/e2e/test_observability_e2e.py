@@ -41,11 +41,11 @@ from familycard.generator import corrupt, generate
 from flows.citizens import reply_for
 from flows.kafka_io import ensure_topics
 from flows.topics import INPUT_TOPICS, OUTPUT_TOPICS
-from tests.test_metrics import personal_data_in
+from tests.flows.test_metrics import personal_data_in
 
 pytestmark = pytest.mark.kafka
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 DASHBOARD = ROOT / "deploy" / "grafana" / "dashboards" / "familycard.json"
 ALERTS = ROOT / "deploy" / "prometheus" / "alerts.yml"
 PROMETHEUS_CONFIG = ROOT / "deploy" / "prometheus" / "prometheus.yml"

@@ -75,7 +75,7 @@ from store.compact import compact, months_decode, months_encode, rebuilder, redu
 from store.picklers import _REGIONS, EXTENSION_CODES
 from tests.factories import event, iin_for, registered
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 PROTOCOLS = range(pickle.HIGHEST_PROTOCOL + 1)
 
 
@@ -187,8 +187,9 @@ def families(draw: st.DrawFn) -> FamilyCard:
     return FamilyCard(fid, members, former)
 
 
-offers = st.builds(IssuedOffer, st.dictionaries(text, json_values, max_size=4), opt(ints), opt(ints), opt(text),
-                   events, days)
+offers = st.builds(IssuedOffer, text, text, text, opt(text), opt(text), text, text,
+                   st.lists(text, max_size=3).map(tuple), opt(ints), opt(text), days, days, days, opt(ints), opt(ints),
+                   opt(text), events, days)
 digests = st.builds(Digest, text, ints, opt(text), st.booleans(), days, days, opt(days), opt(text), opt(text),
                     opt(rulings), st.booleans(), opt(days), opt(days), opt(text), text, opt(text), opt(text),
                     st.booleans())

@@ -24,7 +24,7 @@ from schemas.validation import (
     validate_output,
 )
 
-SCHEMAS = Path(__file__).resolve().parent.parent / "schemas"
+SCHEMAS = Path(__file__).resolve().parents[2] / "schemas"
 MUM = "870512400129"
 DAD = "850101300123"
 

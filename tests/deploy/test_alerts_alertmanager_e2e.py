@@ -26,8 +26,8 @@ from typing import Any
 import pytest
 from prometheus_client import CollectorRegistry, Counter, Gauge, start_http_server
 
-from tests.test_alerts_rules import ALERTS, RUNBOOK, render_compose_config
-from tests.test_observability_e2e import _free_port, _get, query, require
+from tests.deploy.test_alerts_rules import ALERTS, RUNBOOK, render_compose_config
+from tests.e2e.test_observability_e2e import _free_port, _get, query, require
 
 DEADLINE = 30.0  # seconds for both alerts to reach the webhook (typically ~5)
 

@@ -15,7 +15,7 @@ from flows.dataflow import Outputs, build_flow
 from flows.files import JsonLinesSink, JsonLinesSource
 from rules import load_params
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 STATEFUL = {"stateful_batch"}  # the core step every stateful operator is made of: it holds the state
 ONE_POLICY = {"familycard.calendar_shards", "familycard.person_shards", "familycard.family_shards",
               "familycard.ledger_shards", "familycard.offer_calendar.stateful_batch", "familycard.offers"}
