@@ -33,6 +33,7 @@ from typing import Any
 
 import orjson
 
+import store  # noqa: F401 - registers the compact reductions measured as "after"
 from state import dates
 from state.events import Event, Origin
 from state.family import FamilyCard, Grant, MemberUpdate, apply_update
