@@ -302,6 +302,11 @@ class _Payload:
     (_global("state.nohere", "X"), "state.nohere.X"),
     (_global("copyreg", "_reconstructor"), "copyreg._reconstructor"),
     (_global("flows.shards", "ShardLogic"), "flows.shards.ShardLogic"),
+    (_global("store.picklers", "_compact"), "store.picklers._compact"),          # a function, not a rebuild
+    (_global("store.picklers", "_reduce_person_slot"), "store.picklers._reduce_person_slot"),
+    (_global("store.picklers", "PersonSlot"), "store.picklers.PersonSlot"),      # imported, not defined
+    (_global("store.picklers", "copyreg"), "store.picklers.copyreg"),
+    (_global("store.compact", "register"), "store.compact.register"),
 ])
 def test_anything_else_is_refused_before_it_is_called(blob: bytes, named: str, monkeypatch: pytest.MonkeyPatch) -> None:
     calls: list[Any] = []
