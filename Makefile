@@ -42,7 +42,7 @@ test: $(STAMP) tools lint typecheck
 	$(PY) -m pytest -q
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check state rules schemas flows familycard tests deploy examples bench
+	$(VENV)/bin/ruff check state store rules schemas flows familycard tests deploy examples bench
 
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy

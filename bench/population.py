@@ -184,7 +184,7 @@ def recovery_stats(rec_dir: Path, sample: int = 20_000) -> dict[str, Any]:
             con.close()
     # A sharded step's row holds many slots: count them, and measure the Python heap of a
     # sample of unpickled slots (a family's member cards counted in full).
-    import state  # noqa: F401 - registers the pickle extension codes the slots use
+    import store  # noqa: F401 - registers the reductions and extension codes the slots use
 
     for short, step in SHARDED_STEPS.items():
         slots: list[bytes] = []

@@ -348,7 +348,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     if cluster.workers < 1:
         print(f"familycard run: --workers must be at least 1 (got {cluster.workers})", file=sys.stderr)
         return 2
-    from state.seed import SeedError, SeedReader
+    from store.seed import SeedError, SeedReader
 
     st = config.state
     try:  # how the sharded stages hold state: one object, passed down (built in each process from the config)

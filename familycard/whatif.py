@@ -180,7 +180,7 @@ def main(config: WhatifConfig) -> int:
     from flows.runner import run_cluster
     from flows.shards import StateSettings
     from rules.reform import ReformError
-    from state.seed import SeedError, SeedReader
+    from store.seed import SeedError, SeedReader
 
     if not config.input.exists():
         print(f"familycard whatif: no such input file: {config.input}", file=sys.stderr)

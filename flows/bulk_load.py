@@ -7,7 +7,7 @@ folds cards then, and the whole load reduces to: each person's slot after their 
 family's replica of its members' cards, and the calendar's registrations. This job computes
 exactly that with the same domain code (``PersonSlot.on_event``, ``flows.routing.Router``,
 ``state.calendar``, ``state.family_build``) and no engine in between, then writes
-a seed (``state.seed``) that ``familycard run --initial-state`` starts from.
+a seed (``store.seed``) that ``familycard run --initial-state`` starts from.
 
 Work is split by person shard over worker processes, in two phases:
 
@@ -55,8 +55,8 @@ from state.calendar import BirthSlot, DueSlot, Timer
 from state.events import Event, Origin
 from state.family import MemberUpdate
 from state.family_build import FamilyAssembler, Record, VisitLog, order_of
-from state.person_stage import PersonOutput, PersonSettings, PersonSlot, Rejection
-from state.seed import SeedWriter
+from state.person_slot import PersonOutput, PersonSettings, PersonSlot, Rejection
+from store.seed import SeedWriter
 
 __all__ = ["bulk_load", "LoadRefused", "LoadReport"]
 

@@ -88,7 +88,7 @@ from state.offers import (
     WithdrawalNotice,
 )
 from state.person import ROLE_SUBJECT
-from state.person_stage import PersonSettings, Rejection
+from state.person_slot import PersonSettings, Rejection
 
 __all__ = ["Outputs", "build_flow"]
 
@@ -303,14 +303,14 @@ def calendar_stage(routed: Routed, state: StateSettings) -> Stream[Any]:
 
 @dataclass(frozen=True)
 class PersonStreams:
-    """The person stage's outputs (``state.person_stage.PersonOutput``, split by type)."""
+    """The person stage's outputs (``state.person_slot.PersonOutput``, split by type)."""
 
     updates: Stream[Any]   # (shard, (IIN, MemberUpdate)): a card changed, for its family
     rejected: Stream[Any]  # dead letters (duplicate, unknown_person, ...): (key, json, cause)
 
 
 def person_stage(routed: Routed, wakes: Stream[Any], settings: PersonSettings, state: StateSettings) -> PersonStreams:
-    """person (IIN): deduplicate, apply, tell the family (``state.person_stage``)."""
+    """person (IIN): deduplicate, apply, tell the family (``state.person_slot``)."""
     shards = state.shards
     person_in = op.merge("person_in", routed.to_person, routed.held_sweep,
                          op.map("as_subject", wakes,

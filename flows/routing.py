@@ -16,7 +16,6 @@ from rules.params import Params
 from rules.retirement import retirement_day
 from state import dates
 from state.calendar import Timer
-from state.compact import compact
 from state.dates import Day
 from state.events import (
     BIRTH_CHECK,
@@ -32,6 +31,7 @@ from state.ids import base_of
 from state.offers import REPLY_CHECK
 from state.person import ROLE_FATHER, ROLE_MOTHER, ROLE_SUBJECT
 from state.rights import Reprice
+from store.compact import compact
 
 __all__ = ["Tick", "BirthTick", "BirthReg", "QuarterWake", "CatchUp", "HoldSweep", "Router", "due_key", "birth_key",
            "PERSON", "CALENDAR", "FAMILY", "OFFER_CALENDAR", "OFFERS", "LEDGER", "CALENDAR_ALL", "PERSON_HELD"]
@@ -78,7 +78,7 @@ class QuarterWake:
 @dataclass(slots=True, frozen=True)
 class HoldSweep:
     """A month's first tick, for every person shard: facts held that long for a person nobody
-    registered are dead-lettered (``state.person_stage.PersonSlot.expire_held``), so nothing
+    registered are dead-lettered (``state.person_slot.PersonSlot.expire_held``), so nothing
     waits in state forever unseen (issue 13). Only the shard's keys that hold something see it."""
 
     event: Event
@@ -138,13 +138,13 @@ class Router:
             out.append((CALENDAR, birth_key(birth, d["sex"]), BirthReg(event.subject)))
             if t == "birth" and d.get("mother_iin"):
                 # the day the birth was recorded is over: a mother still unregistered then gets her
-                # child's birth rules run anyway (state.person_stage)
+                # child's birth rules run anyway (state.person_slot)
                 due = self._due(event.recorded_on, event)
                 out.append((CALENDAR, due_key(due), Timer(due, d["mother_iin"], BIRTH_CHECK)))
             elif t == "person_registered":
                 out.extend(self._missed_milestones(event, birth, d["sex"]))
         elif t in DAY_END_TYPES and event.delay_days <= self.late_days:
-            # decided at the day's end (state.person_stage holds it): a same-day new job or
+            # decided at the day's end (state.person_slot holds it): a same-day new job or
             # contribution counts whichever record came first
             due = self._due(event.recorded_on, event)
             out.append((CALENDAR, due_key(due), Timer(due, event.subject, DAY_END)))

@@ -69,7 +69,7 @@ def init_recovery(recovery_dir: Path, partitions: int) -> None:
     code as this user (docs/DESIGN.md, "Trust boundaries and data at rest"). Files SQLite
     creates later (WAL, journals) follow the umask, but the 0700 directory keeps others out.
     """
-    from state.seed import make_private
+    from store.private import make_private
 
     recovery_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     make_private(recovery_dir)
@@ -86,7 +86,7 @@ def ensure_recovery(recovery_dir: Path, processes: int = 1) -> None:
     one that others can still write is refused: a run resumes by unpickling its snapshots."""
     import stat
 
-    from state.seed import make_private
+    from store.private import make_private
 
     if not recovery_dir.exists() or not any(recovery_dir.iterdir()):
         init_recovery(recovery_dir, max(1, processes))

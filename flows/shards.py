@@ -24,7 +24,8 @@ from typing import Any, Protocol
 from bytewax.operators import StatefulBatchLogic
 
 from flows import metrics
-from state.seed import SeedReader, safe_loads
+from store.safe_load import safe_loads
+from store.seed import SeedReader
 
 __all__ = ["BROADCAST", "BROADCAST_HELD", "KeyLogic", "ShardLogic", "ShardState", "StateSettings", "shard_of",
            "shard_number", "DEFAULT_SHARDS"]

@@ -38,9 +38,9 @@ from state.offers import (
     Revise,
 )
 from state.person import ROLE_SUBJECT
-from state.person_stage import PersonOutput, PersonSettings, PersonSlot, Rejection
+from state.person_slot import PersonOutput, PersonSettings, PersonSlot, Rejection
 from state.rights import Ledger, NoticeOut
-from state.seed import safe_loads
+from store.safe_load import safe_loads
 
 __all__ = ["Keyed", "PersonLogic", "CalendarLogic", "CalendarKeyLogic", "calendar_step", "count_restored_timers",
            "count_restored_held", "FamilyLogic",

@@ -96,7 +96,7 @@ def large_family_benefit_by_the_mother(ctx: Context) -> Iterator[Decision]:
 
 def _mother_still_to_come(ctx: Context) -> bool:
     """The newborn's mother, who is the mother of most of the children, is not a member yet:
-    her birth path (``state.person_stage`` holds it until she registers) will decide."""
+    her birth path (``state.person_slot`` holds it until she registers) will decide."""
     mother = ctx.event.data.get("mother_iin")
     if not mother or mother in ctx.family.members:
         return False

@@ -36,7 +36,7 @@ from rules.params import Params
 from state.events import RETIREMENT_AGE, RULING_EXPIRED, TURNS_18, Event
 from state.family import FamilyCard, MemberUpdate, apply_update, prune_former
 from state.person import ROLE_SUBJECT, PersonCard
-from state.person_stage import Rejection
+from state.person_slot import Rejection
 from state.rights import Cause, FamilySeen, FamilyView, NewNotice, NewRight, PersonSeen, cause_of, digest_of
 
 __all__ = ["FamilyFold", "fires", "FoldOutput", "family_view", "guardians", "STATE_SHAPING"]

@@ -319,7 +319,7 @@ def _slot_constructor(cls: type) -> Callable[..., Any]:
     A frozen dataclass's ``__init__`` goes through ``object.__setattr__`` for every field, which
     was a third of the fast path. Instead the object is made as a twin class with the same
     slots and plain attribute assignment, then given its real ``__class__`` (allowed between
-    identical layouts; the same trick as ``state.compact``). Used only when ``cls`` is exactly
+    identical layouts; the same trick as ``store.compact``). Used only when ``cls`` is exactly
     what this expects (every field an ``__init__`` parameter, in order, no ``__post_init__``,
     derived from ``object`` only); otherwise the class itself is returned, so a change to
     ``state.events`` costs speed, never correctness. The tests check both build equal objects.

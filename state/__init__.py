@@ -1,5 +1,2 @@
-"""The domain state. Importing any of it registers the pickle extension codes of its
-compact classes (``state.compact``), so a process can load such pickles before it has
-imported the class's own module."""
-
-from state import compact as _compact  # noqa: F401  (registers the copyreg extension codes)
+"""The domain state: plain dataclasses and the pure functions that evolve them. How they are
+pickled and stored is ``store``'s business, not theirs (``store.picklers``)."""

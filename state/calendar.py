@@ -21,13 +21,11 @@ from __future__ import annotations
 from array import array
 from dataclasses import dataclass, field
 
-from state.compact import DAY, compact, from_le_bytes, le_bytes
 from state.dates import Day
 
 __all__ = ["DueSlot", "BirthSlot", "Timer"]
 
 
-@compact(codecs={"due": DAY})
 @dataclass(slots=True, frozen=True)
 class Timer:
     """Wake ``target`` (an IIN, a family id or a notification id) for ``kind`` on ``due``."""
@@ -37,7 +35,6 @@ class Timer:
     kind: str
 
 
-@compact(codecs={"index": (lambda _: None, lambda _: None)})  # a built index pickles as None
 @dataclass(slots=True)
 class DueSlot:
     """``index`` is a set of ``timers`` for the "already registered?" test, built on first use:
@@ -67,10 +64,6 @@ class DueSlot:
         return due
 
 
-@compact(codecs={"iins": (  # the IINs' int64s as 8 bytes each, without array's own reduction
-    lambda a: le_bytes(a) if a.__class__ is array and a.typecode == "q" else a,
-    lambda b: from_le_bytes("q", b) if b.__class__ is bytes else b,
-)})
 @dataclass(slots=True)
 class BirthSlot:
     iins: array = field(default_factory=lambda: array("q"))

@@ -6,7 +6,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from state.compact import DAY, OPT_DAY, compact
 from state.dates import Day
 
 __all__ = [
@@ -41,7 +40,6 @@ DAY_END_TYPES = frozenset({"dismissal", "unemployed_registered"})
 TRIGGERLESS_TYPES = frozenset({"person_registered", "contact_changed"})
 
 
-@compact
 @dataclass(slots=True, frozen=True)
 class Origin:
     """Where a message came from, so any later stage can dead-letter it with its raw text.
@@ -60,7 +58,6 @@ class Origin:
     timestamp_ms: int | None = None
 
 
-@compact(codecs={"occurred_on": DAY, "recorded_on": DAY, "open_day": OPT_DAY})
 @dataclass(slots=True, frozen=True)
 class Event:
     """A life event, a day tick or an SMS reply, after decoding and validation.

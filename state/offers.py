@@ -28,7 +28,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from state import dates
-from state.compact import compact
 from state.dates import Day, Month
 from state.events import Event
 from state.ids import REMINDER_TAG, base_of, derived
@@ -66,7 +65,6 @@ def expiry_days(offer: IssuedOffer) -> list[Day]:
     return out
 
 
-@compact
 @dataclass(slots=True, frozen=True)
 class IssuedOffer:
     """An offer as decided: what its notification says, and what the consent loop needs later.
@@ -106,7 +104,6 @@ class IssuedOffer:
 
 # --- the ledger's commands --------------------------------------------------------------------
 
-@compact
 @dataclass(slots=True, frozen=True)
 class Revise:
     """New terms of a right from ``from_month`` (rules.md §5a "Amounts follow the state").
@@ -127,7 +124,6 @@ class Revise:
     event: Event | None = None
 
 
-@compact
 @dataclass(slots=True, frozen=True)
 class End:
     """The right's condition stopped holding on ``on`` (the cause's date): withdraw or close.
@@ -146,7 +142,6 @@ class End:
     settle_on: Day | None = None
 
 
-@compact
 @dataclass(slots=True, frozen=True)
 class Keep:
     """The right holds again the same day: the waiting ``End`` is void."""
@@ -155,7 +150,6 @@ class Keep:
     event: Event | None = None
 
 
-@compact
 @dataclass(slots=True, frozen=True)
 class Contact:
     """The recipient's contact as of ``on``: replies and payments use it from then on."""
@@ -170,7 +164,6 @@ class Contact:
 
 # --- what a slot emits ------------------------------------------------------------------
 
-@compact
 @dataclass(slots=True, frozen=True)
 class Outcome:
     offer: IssuedOffer
@@ -179,14 +172,12 @@ class Outcome:
     reply: Event | None = None      # the reply that settled it (consented / refused)
 
 
-@compact
 @dataclass(slots=True, frozen=True)
 class Reminder:
     offer: IssuedOffer
     on: Day
 
 
-@compact
 @dataclass(slots=True, frozen=True)
 class WithdrawalNotice:
     """An open offer withdrawn or a running benefit closed: issued ``on`` (the day its cause was
@@ -198,7 +189,6 @@ class WithdrawalNotice:
     occurred: Day | None = None
 
 
-@compact
 @dataclass(slots=True, frozen=True)
 class ChangeNotice:
     """A running benefit's new terms, information only (contract §2 kind ``change``)."""
@@ -212,7 +202,6 @@ class ChangeNotice:
     seq: int                        # which change of this benefit (ids)
 
 
-@compact
 @dataclass(slots=True, frozen=True)
 class Assignment:
     """An ``assignments`` record: ``kind`` start (consent), change (new terms from
@@ -228,7 +217,6 @@ class Assignment:
     seq: int = 0
 
 
-@compact
 @dataclass(slots=True, frozen=True)
 class ReplyRejected:
     reply: Event
@@ -238,7 +226,6 @@ class ReplyRejected:
 OfferOutput = IssuedOffer | Outcome | Reminder | WithdrawalNotice | ChangeNotice | Assignment | ReplyRejected
 
 
-@compact
 @dataclass(slots=True)
 class OfferSlot:
     offer: IssuedOffer | None = None  # the offer now in force (the last renewal)

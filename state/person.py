@@ -19,7 +19,6 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 
 from state import dates
-from state.compact import DAY, OPT_DAY, PHONE, compact, enum_codec, months_decode, months_encode
 from state.dates import Day, Month
 from state.events import Event
 
@@ -30,7 +29,6 @@ ROLE_MOTHER = "mother"
 ROLE_FATHER = "father"
 
 
-@compact(codecs={"valid_until": OPT_DAY, "decided_on": DAY, "since": DAY, "revoked_on": OPT_DAY})
 @dataclass(slots=True, frozen=True)
 class Ruling:
     """The latest disability ruling (medical-social expertise), kept after a revocation.
@@ -60,34 +58,6 @@ class Ruling:
                 and (self.revoked_on is None or on < self.revoked_on))
 
 
-# Pickled (state.compact) in this order, the fields most often set first: trailing defaults
-# are dropped. Never reorder or change a codec without starting recovery afresh.
-CARD_PICKLE_ORDER = (
-    "iin", "registered", "registered_on", "birth", "adult_on", "sex", "family_id", "family_since",
-    "contact_as_of", "phone", "language", "iban", "region", "mother_iin", "father_iin", "children",
-    "contributions", "employed_since", "pension_kzt", "dismissed_on", "dismissal_reason",
-    "unemployed_since", "unemployed_until", "ruling", "ruling_as_of", "disabled_before_18",
-    "awards", "kandas_until", "died_on", "version",
-)
-# Compression tables for the pickle (append only; any other value is pickled as it is).
-_SEXES = ("", "male", "female")
-_LANGUAGES = ("kk", "ru")
-_REGIONS = (  # the 17 regions and 3 cities of republican significance
-    "Almaty", "Astana", "Shymkent", "Turkestan region", "Almaty region", "Zhambyl region",
-    "Karaganda region", "Aktobe region", "Kyzylorda region", "Kostanay region", "Akmola region",
-    "Mangystau region", "Pavlodar region", "East Kazakhstan region", "Atyrau region", "Zhetisu region",
-    "West Kazakhstan region", "Abai region", "North Kazakhstan region", "Ulytau region",
-)
-
-
-@compact(order=CARD_PICKLE_ORDER, codecs={
-    "contributions": (months_encode, months_decode),
-    "registered_on": DAY, "birth": DAY, "adult_on": DAY, "family_since": DAY, "contact_as_of": DAY,
-    "ruling_as_of": DAY, "died_on": OPT_DAY, "employed_since": OPT_DAY, "dismissed_on": OPT_DAY,
-    "unemployed_since": OPT_DAY, "unemployed_until": OPT_DAY, "kandas_until": OPT_DAY,
-    "sex": enum_codec(_SEXES), "language": enum_codec(_LANGUAGES), "region": enum_codec(_REGIONS),
-    "phone": PHONE,
-})
 @dataclass(slots=True, eq=True)
 class PersonCard:
     iin: str

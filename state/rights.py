@@ -26,7 +26,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from state.compact import OPT_DAY, compact
 from state.dates import Day, Month
 from state.events import Event
 from state.person import PersonCard, Ruling
@@ -35,7 +34,6 @@ __all__ = ["Digest", "digest_of", "FamilyView", "Right", "Ledger", "NewRight", "
            "FamilySeen", "Reprice", "LedgerInput", "Cause", "cause_of", "OfferOut", "NoticeOut"]
 
 
-@compact(codecs={"died_on": OPT_DAY, "employed_since": OPT_DAY, "dismissed_on": OPT_DAY})
 @dataclass(slots=True, frozen=True)
 class Digest:
     """What the conditions of rights read about one person.
@@ -77,7 +75,6 @@ def digest_of(card: PersonCard, guardian: str | None, guardian_known: bool) -> D
                   card.dismissed_on, card.phone, card.language, card.iban, guardian, guardian_known)
 
 
-@compact
 @dataclass(slots=True, frozen=True)
 class FamilyView:
     """A family's living children under 18 (IINs) and who would receive its large-family
@@ -88,7 +85,6 @@ class FamilyView:
     large_recipient: str | None
 
 
-@compact
 @dataclass(slots=True, frozen=True)
 class Cause:
     """The input event behind a ledger input: its dates, and whether it is a late record."""
@@ -105,7 +101,6 @@ def cause_of(event: Event, late_record_days: int) -> Cause:
 
 # --- what the family stage sends a ledger -------------------------------------------------
 
-@compact
 @dataclass(slots=True, frozen=True)
 class NewRight:
     """A fresh occasion (rules.md §5): the rule's decision, the persons its condition reads
@@ -121,7 +116,6 @@ class NewRight:
     cause: Cause
 
 
-@compact
 @dataclass(slots=True, frozen=True)
 class NewNotice:
     """A notice decided now (information, no consent): its recipient's contact for the record."""
@@ -132,21 +126,18 @@ class NewNotice:
     cause: Cause
 
 
-@compact
 @dataclass(slots=True, frozen=True)
 class PersonSeen:
     digest: Digest
     cause: Cause
 
 
-@compact
 @dataclass(slots=True, frozen=True)
 class FamilySeen:
     view: FamilyView
     cause: Cause
 
 
-@compact
 @dataclass(slots=True, frozen=True)
 class Reprice:
     """1 January: benefits expressed in ``mci`` or ``subsistence_minimum`` take the year's amount."""
@@ -160,7 +151,6 @@ LedgerInput = NewRight | NewNotice | PersonSeen | FamilySeen | Reprice
 
 # --- the ledger -------------------------------------------------------------------------------
 
-@compact(codecs={"end_month": (lambda m: -1 if m is None else m, lambda v: None if v == -1 else v)})
 @dataclass(slots=True)
 class Right:
     """One right of the recipient: its offer's id, its terms, and the persons it reads.
@@ -189,7 +179,6 @@ class Right:
     settling: Day | None = None      # stopped holding by who lives with whom on this day: ends at its end
 
 
-@compact
 @dataclass(slots=True)
 class Ledger:
     """One recipient's rights (notification id -> right), the digests and family views their
@@ -213,7 +202,6 @@ class Ledger:
 
 # --- what a ledger decides --------------------------------------------------------------------
 
-@compact
 @dataclass(slots=True, frozen=True)
 class OfferOut:
     """Offer this right (a fresh occasion); the shell turns it into the offer record and timers."""
@@ -225,7 +213,6 @@ class OfferOut:
     cause: Cause
 
 
-@compact
 @dataclass(slots=True, frozen=True)
 class NoticeOut:
     decision: Any

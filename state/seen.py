@@ -1,6 +1,6 @@
 """A person's deduplication memory, packed: event ids with the dates they were recorded.
 
-Every person keeps one (``state.person_stage.PersonSlot.seen``), ~30 ids at steady state
+Every person keeps one (``state.person_slot.PersonSlot.seen``), ~30 ids at steady state
 (``DEDUP_DAYS``), so its size is most of what a person's state pickles to. As a dict it
 cost ~19 bytes an id pickled and ~150 bytes of heap; packed it is the id, one separator
 and two bytes for the date, in two flat objects the cyclic GC does not traverse:
@@ -20,8 +20,8 @@ from array import array
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from state.compact import compact, from_le_bytes, le_bytes, rebuilder
 from state.dates import Day
+from state.packing import from_le_bytes, le_bytes
 
 __all__ = ["Seen", "EPOCH"]
 
@@ -45,7 +45,6 @@ def _array(days: bytes, wide: bool) -> array:
     return from_le_bytes("q" if wide else "H", days)
 
 
-@compact
 @dataclass(slots=True, eq=False)
 class Seen:
     """Event id -> recorded date, packed (see the module doc). Equal when the mappings are.
@@ -132,5 +131,14 @@ def _pack(keys: list[str], days: list[Day]) -> Seen:
     return _make(ids, le_bytes(array("q", days)), True)
 
 
-_make = rebuilder(Seen)  # Seen(ids, days[, wide]) without the frozen __init__'s cost
+_new = object.__new__
+
+
+def _make(ids: str, days: bytes, wide: bool = False) -> Seen:
+    """``Seen(ids, days, wide)`` without ``__init__``'s cost (one per event)."""
+    seen = _new(Seen)
+    seen.ids, seen.days, seen.wide = ids, days, wide
+    return seen
+
+
 EMPTY = Seen()

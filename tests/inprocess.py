@@ -38,7 +38,7 @@ from state.calendar import Timer
 from state.events import Event
 from state.family import FamilyCard, MemberUpdate
 from state.person import ROLE_SUBJECT
-from state.person_stage import PersonSettings, PersonSlot, Rejection
+from state.person_slot import PersonSettings, PersonSlot, Rejection
 from state.rights import Ledger
 
 __all__ = ["Pipeline"]

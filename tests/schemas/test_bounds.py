@@ -7,7 +7,7 @@ from rules.decisions import Decision
 from rules.ledger import LedgerLogic
 from state import dates
 from state.offers import OfferSlot, expiry_days
-from state.person_stage import DEDUP_DAYS, MAX_HELD, PersonSettings, PersonSlot, Seen, remember
+from state.person_slot import DEDUP_DAYS, MAX_HELD, PersonSettings, PersonSlot, Seen, remember
 from state.rights import Cause, Ledger, NewNotice
 from tests.factories import event, iin_for, registered
 from tests.state.test_offers import offer, reply

@@ -7,7 +7,7 @@ from state.events import DAY_END
 from state.family import FamilyCard, MemberUpdate, apply_update
 from state.iin import is_valid, make_iin
 from state.person import new_card
-from state.person_stage import PersonSettings, PersonSlot, Rejection
+from state.person_slot import PersonSettings, PersonSlot, Rejection
 from tests.factories import apply, event, iin_for, registered
 
 MUM = iin_for("1990-04-02", "female")

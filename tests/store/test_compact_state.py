@@ -1,4 +1,4 @@
-"""Compact pickling of the state (``state.compact``): every class round-trips exactly, fast.
+"""Compact pickling of the state (``store.compact``, ``store.picklers``): every class round-trips exactly, fast.
 
 Bytewax pickles every exchanged item and snapshot, and the person and family stages keep
 their slots pickled, so a lossy or slow reduction would corrupt or slow everything. Each
@@ -11,6 +11,7 @@ the dict it replaced.
 from __future__ import annotations
 
 import copy
+import copyreg
 import dataclasses
 import inspect
 import pickle
@@ -31,13 +32,11 @@ import state.events
 import state.family
 import state.offers
 import state.person
-import state.person_stage
+import state.person_slot
 import state.rights
 import state.seen
 from flows.routing import BirthReg, BirthTick, CatchUp, HoldSweep, QuarterWake, Tick
-from state import compact as compact_module
 from state.calendar import BirthSlot, DueSlot, Timer
-from state.compact import EXTENSION_CODES, compact, months_decode, months_encode, rebuilder
 from state.events import Event, Origin
 from state.family import FamilyCard, MemberUpdate
 from state.offers import (
@@ -54,8 +53,8 @@ from state.offers import (
     Revise,
     WithdrawalNotice,
 )
-from state.person import _REGIONS, PersonCard, Ruling
-from state.person_stage import DEDUP_DAYS, PersonSettings, PersonSlot, Rejection, remember
+from state.person import PersonCard, Ruling
+from state.person_slot import DEDUP_DAYS, PersonSettings, PersonSlot, Rejection, remember
 from state.rights import (
     Cause,
     Digest,
@@ -71,6 +70,9 @@ from state.rights import (
     Right,
 )
 from state.seen import Seen
+from store import compact as compact_module
+from store.compact import compact, months_decode, months_encode, rebuilder, reducer
+from store.picklers import _REGIONS, EXTENSION_CODES
 from tests.factories import event, iin_for, registered
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -283,14 +285,14 @@ def test_every_other_class_round_trips(cls: type) -> None:
 
 
 def test_every_state_dataclass_has_a_compact_reduction() -> None:
-    modules = [state.events, state.person, state.family, state.person_stage, state.offers, state.calendar,
+    modules = [state.events, state.person, state.family, state.person_slot, state.offers, state.calendar,
                state.seen, state.rights, routing]
     classes = [c for m in modules for _, c in inspect.getmembers(m, inspect.isclass)
                if dataclasses.is_dataclass(c) and c.__module__ == m.__name__]
     assert len(classes) >= 25
     for c in classes:
-        assert "__reduce_ex__" in c.__dict__, f"{c.__name__} pickles the slow way: decorate it with @compact"
-        reduced = c.__reduce_ex__  # the rebuild function is a module-level name pickle can find
+        assert c in copyreg.dispatch_table, f"{c.__name__} pickles the slow way: register it in store.picklers"
+        reduced = copyreg.dispatch_table[c]  # the rebuild function is a module-level name pickle can find
         assert callable(reduced)
     covered = set(OTHERS) | {PersonCard, PersonSlot, FamilyCard}
     assert {c for c in classes} <= covered, "add a strategy for the new class to OTHERS"
@@ -321,9 +323,9 @@ def test_pickling_calls_no_dataclasses_fields(monkeypatch: pytest.MonkeyPatch) -
 
 def test_trailing_defaults_are_left_out() -> None:
     card = PersonCard("900402400123")
-    assert card.__reduce_ex__(4)[1] == ("900402400123",)
+    assert reducer(PersonCard)(card)[1] == ("900402400123",)
     e = Event("e1", "death", "x", 739000, 739000)
-    assert len(e.__reduce_ex__(4)[1]) == 5  # data {} and origin None dropped
+    assert len(reducer(Event)(e)[1]) == 5  # data {} and origin None dropped
     back = pickle.loads(pickle.dumps(e))
     assert back.data == {} and back.origin is None
 
@@ -352,7 +354,7 @@ def test_a_process_that_imported_only_the_package_loads_the_state() -> None:
     slot = PersonSlot.empty(mum)
     slot.on_event(registered(mum, "1990-04-02", "female", "F-1"), "subject", PersonSettings(30, 18))
     blob = pickle.dumps([slot, FamilyCard("F-1", {mum: slot.card}), Tick(event("day", "", "2026-01-01"))])
-    code = ("import pickle, sys, state; x = pickle.loads(sys.stdin.buffer.read()); "
+    code = ("import pickle, sys, store; x = pickle.loads(sys.stdin.buffer.read()); "
             "print(type(x[0]).__name__, x[0].card.iin, len(x[0].seen), list(x[1].members))")
     done = subprocess.run([sys.executable, "-c", code], input=blob, capture_output=True, cwd=ROOT, check=True)
     assert done.stdout.decode().split() == ["PersonSlot", mum, "1", f"['{mum}']"]
@@ -434,10 +436,10 @@ class _Sample:
 
 
 def test_the_decorator_orders_encodes_and_drops_defaults() -> None:
-    assert _Sample("x").__reduce_ex__(2)[1] == (None, "x")  # c first; b=0, d=[] and e=0 dropped
-    assert _Sample("x", 3).__reduce_ex__(2)[1] == (None, "x", 6)
-    assert _Sample("x", d=[1]).__reduce_ex__(2)[1] == (None, "x", 0, [1])
-    assert _Sample("x", e=False).__reduce_ex__(2)[1] == (None, "x", 0, [], False)  # False is not 0
+    assert reducer(_Sample)(_Sample("x"))[1] == (None, "x")  # c first; b=0, d=[] and e=0 dropped
+    assert reducer(_Sample)(_Sample("x", 3))[1] == (None, "x", 6)
+    assert reducer(_Sample)(_Sample("x", d=[1]))[1] == (None, "x", 0, [1])
+    assert reducer(_Sample)(_Sample("x", e=False))[1] == (None, "x", 0, [], False)  # False is not 0
     for v in (_Sample("x"), _Sample("x", 3, 4, [5]), _Sample("x", e=False), _Sample("x", e=True)):
         assert same(pickle.loads(pickle.dumps(v)), v)
     assert rebuilder(_Sample)(None, "y") == _Sample("y")

@@ -36,7 +36,8 @@ from bench.common import load_split
 from familycard.cli import main
 from familycard.generator import generate
 from flows.bulk_load import bulk_load
-from state.seed import MANIFEST, STAGES, SeedError, SeedReader, SlotUnpickler, safe_loads
+from store.safe_load import SlotUnpickler, safe_loads
+from store.seed import MANIFEST, STAGES, SeedError, SeedReader
 
 START = dt.date(2026, 1, 1)
 SHARDS = 8
@@ -256,8 +257,10 @@ def test_every_slot_a_seed_or_a_snapshot_holds_loads_safely(inputs: dict[str, Pa
         named |= _globals_of(blob)
         copyreg.clear_extension_cache()
         assert safe_loads(blob) == pickle.loads(blob)
-    # seen when this was written: state.person_stage, .person, .family, .calendar, .rights, rules.decisions
-    assert {"state.person_stage", "state.family", "state.calendar"} <= {m for m, _ in named}, named
+    # seen when this was written: store.picklers (the extension codes: person slots, families,
+    # cards), state.calendar, .rights, .seen, rules.decisions
+    assert {("store.picklers", "_PersonSlot"), ("store.picklers", "_FamilyCard")} <= named, named
+    assert "state.calendar" in {m for m, _ in named}, named
 
 
 @pytest.mark.parametrize("value", [
@@ -291,14 +294,19 @@ class _Payload:
     (pickle.dumps(_Payload(subprocess.Popen, ["true"]), 5), "subprocess.Popen"),        # STACK_GLOBAL
     (pickle.dumps(_Payload(eval, "1"), 2), "builtins.eval"),
     (pickle.dumps(_Payload(getattr, dt.date, "today"), 4), "builtins.getattr"),
-    (_global("state.seed", "os"), "state.seed.os"),
-    (_global("state.compact", "sys"), "state.compact.sys"),
-    (_global("state.person_stage", "os.system"), "state.person_stage.os.system"),
+    (_global("store.seed", "os"), "store.seed.os"),
+    (_global("store.compact", "sys"), "store.compact.sys"),
+    (_global("state.person_slot", "os.system"), "state.person_slot.os.system"),
     (_global("state.dates", "iso"), "state.dates.iso"),              # a function, not a rebuild
-    (_global("state.person_stage", "field"), "state.person_stage.field"),  # imported, not defined
+    (_global("state.person_slot", "field"), "state.person_slot.field"),  # imported, not defined
     (_global("state.nohere", "X"), "state.nohere.X"),
     (_global("copyreg", "_reconstructor"), "copyreg._reconstructor"),
     (_global("flows.shards", "ShardLogic"), "flows.shards.ShardLogic"),
+    (_global("store.picklers", "_compact"), "store.picklers._compact"),          # a function, not a rebuild
+    (_global("store.picklers", "_reduce_person_slot"), "store.picklers._reduce_person_slot"),
+    (_global("store.picklers", "PersonSlot"), "store.picklers.PersonSlot"),      # imported, not defined
+    (_global("store.picklers", "copyreg"), "store.picklers.copyreg"),
+    (_global("store.compact", "register"), "store.compact.register"),
 ])
 def test_anything_else_is_refused_before_it_is_called(blob: bytes, named: str, monkeypatch: pytest.MonkeyPatch) -> None:
     calls: list[Any] = []
@@ -317,16 +325,16 @@ def test_persistent_ids_are_refused() -> None:
 
 
 def test_extension_codes_resolve_only_to_registered_state_functions() -> None:
-    """``state.compact``'s copyreg codes (EXT1) load through ``find_class`` on a cache miss; every
+    """``store.picklers``' copyreg codes (EXT1) load through ``find_class`` on a cache miss; every
     code registered in this process is one a slot may name, and an unregistered code fails."""
-    import state.compact  # noqa: F401 - registers the codes
+    import store  # noqa: F401 - registers the codes
 
     unpickler = SlotUnpickler(io.BytesIO(b""))
     registry = dict(copyreg._inverted_registry)  # type: ignore[attr-defined]
     assert registry and all(240 <= code <= 255 for code in registry)
     for module, name in registry.values():
         assert callable(unpickler.find_class(module, name))
-    from state.person_stage import PersonSlot
+    from state.person_slot import PersonSlot
 
     blob = pickle.dumps(PersonSlot.empty("900101300123"), pickle.HIGHEST_PROTOCOL)
     assert b"\x82\xf0" in blob  # EXT1 240: no module name in the pickle

@@ -1,7 +1,9 @@
-"""The person stage's logic: deduplicate, apply, and tell the families what changed.
+"""One person's slot (``PersonSlot``: card, held facts, deduplication memory) and what it
+answers an event with (``PersonOutput``: a ``MemberUpdate`` for a family, or a ``Rejection``):
+deduplicate, apply, and tell the families what changed.
 
-Engine-free so it can be unit tested; ``flows/`` only keys messages by IIN and calls
-``PersonSlot.on_event``.
+Engine-free so it can be unit tested; the person stage in ``flows/`` only keys messages by
+IIN and calls ``PersonSlot.on_event``.
 """
 
 from __future__ import annotations
@@ -9,7 +11,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from state import dates
-from state.compact import compact, rebuilder
 from state.dates import Day
 from state.events import BIRTH_CHECK, DAY_END, DAY_END_TYPES, TRIGGERLESS_TYPES, WAKE_TYPES, Event
 from state.family import MemberUpdate
@@ -20,7 +21,6 @@ from state.seen import Seen
 __all__ = ["PersonSlot", "PersonSettings", "Rejection", "PersonOutput", "Seen", "remember", "DEDUP_DAYS", "MAX_HELD"]
 
 
-@compact
 @dataclass(slots=True, frozen=True)
 class Rejection:
     """An input the domain refuses, with the contract's dead-letter code."""
@@ -34,7 +34,6 @@ class Rejection:
 PersonOutput = MemberUpdate | Rejection
 
 
-@compact
 @dataclass(slots=True, frozen=True)
 class PersonSettings:
     """The parameters the person stage applies: ``late_record_days`` (a later record updates
@@ -56,19 +55,12 @@ class PersonSlot:
 
     ``seen`` lives here, not on the card: cards travel to the family stage and are kept in
     every family's replica, and only this stage reads it. It is immutable (``Seen``), so a
-    snapshot may share it, like the card. Pickled flat (``__reduce_ex__``): the seen ids,
-    the held events, then the card's own compact tuple.
+    snapshot may share it, like the card.
     """
 
     card: PersonCard
     held: list[Event] = field(default_factory=list)
     seen: Seen = field(default_factory=lambda: NOTHING_SEEN)
-
-    def __reduce_ex__(self, _protocol: object = None) -> tuple[object, tuple[object, ...]]:
-        s = self.seen
-        return _PersonSlot, (s.ids, s.days, s.wide, self.held or None, *_card_reduce(self.card, 4)[1])
-
-    __reduce__ = __reduce_ex__
 
     @classmethod
     def empty(cls, iin: str) -> PersonSlot:
@@ -215,21 +207,6 @@ def remember(seen: Seen, event_id: str, on: Day) -> Seen:
     """``seen`` plus ``event_id``; beyond 16 ids, those dated more than DEDUP_DAYS before the
     newest are dropped."""
     return seen.add(event_id, on, DEDUP_DAYS, 16)
-
-
-_new = object.__new__
-_card_reduce = PersonCard.__reduce_ex__  # the card's compact reduction: (rebuild, values)
-_make_seen = rebuilder(Seen)
-_make_card = rebuilder(PersonCard)
-
-
-def _PersonSlot(ids: str, days: bytes, wide: bool, held: list[Event] | None, *card: object) -> PersonSlot:  # noqa: N802
-    """Rebuilds a pickled ``PersonSlot`` (extension code 240, ``state.compact``)."""
-    slot = _new(PersonSlot)
-    slot.card = _make_card(*card)
-    slot.held = [] if held is None else held
-    slot.seen = _make_seen(ids, days, wide) if ids else NOTHING_SEEN
-    return slot
 
 
 def _read_on(e: Event) -> Day:

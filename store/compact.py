@@ -1,15 +1,18 @@
-"""Compact, fast pickles for the slots dataclasses that cross workers and fill snapshots.
+"""Compact, fast pickles for slots dataclasses: the reductions the store registers.
 
 Bytewax pickles every item exchanged between workers and every snapshot with the standard
 ``pickle`` module. A slots dataclass pickles by default through ``copyreg.__newobj__`` and
 ``dataclasses._dataclass_getstate`` (a ``fields()`` call and a list per object), or, when
-not frozen, as a dict of slot names to values. ``@compact`` replaces that by
-``(rebuild, (value, value, ...))``:
+not frozen, as a dict of slot names to values. ``compact(cls)`` replaces that by
+``(rebuild, (value, value, ...))``, registered from outside the class: the reduction goes
+into ``copyreg.dispatch_table`` (which ``pickle`` and ``copy`` consult, by exact type, before
+an object's own ``__reduce_ex__``), so the domain classes carry no pickling code at all.
 
-- ``rebuild`` is a generated module-level function (``<module>._<Class>``) that makes the
-  object with ``object.__new__`` and sets its slots directly: no ``__init__``, no
-  ``fields()``. A frozen class is built as a same-layout twin class with plain slots and
-  then given its real ``__class__`` (3x cheaper than ``object.__setattr__`` per field);
+- ``rebuild`` is a generated function named ``_<Class>`` in ``home`` (the class's own module
+  unless told otherwise: the name pickles hold, see below) that makes the object with
+  ``object.__new__`` and sets its slots directly: no ``__init__``, no ``fields()``. A frozen
+  class is built as a same-layout twin class with plain slots and then given its real
+  ``__class__`` (3x cheaper than ``object.__setattr__`` per field);
 - the values are a plain tuple in a chosen order (``order``: the fields most often set
   first), and trailing fields that hold their default are left out; ``rebuild`` restores
   them (a fresh container for a ``default_factory``). A field that holds its default
@@ -17,17 +20,18 @@ not frozen, as a dict of slot names to values. ``@compact`` replaces that by
 - ``codecs`` may give a field a smaller encoding: ``{"field": (encode, decode)}``, two
   functions of the value, or two expression templates with ``{}`` for it (inlined, for
   the cheap ones). They must take any value, the default included: a field that is sent
-  is encoded, one that is dropped is its default;
-- the classes that are pickled once per key or per exchanged item get a copyreg
-  *extension code* (``EXTENSION_CODES``): the pickle then names the rebuild function with
-  two bytes (``EXT1``) instead of its module and name (~30 bytes), and loading skips the
-  ``find_class`` lookup. The codes are in the range copyreg reserves for private use
-  (240-255) and are written into every pickle and recovery snapshot: never renumber one,
-  only add.
+  is encoded, one that is dropped is its default.
+
+A pickle names its rebuild function by module and name, or, for the classes pickled most
+often, by a copyreg *extension code* (two bytes, ``EXT1``; the table is
+``store.picklers.EXTENSION_CODES``). A function named by module must stay where the pickles
+written before look for it (``state.offers._Contact``): ``compact`` installs it there, in the
+class's module, from outside. One named by a code may live anywhere the code table says.
 
 Equality, ``repr``, ``dataclasses.replace`` and ``copy`` keep working (``copy`` uses the
-same reduction). Pickles written before this module existed do not load into the new
-layouts; start recovery from a fresh directory.
+same reduction). ``rebuilder(cls)`` is the fast constructor, ``reducer(cls)`` the reduction,
+and ``is_rebuild(module, name, obj)`` tells the safe unpickler that a global a pickle names
+is one of these functions (``store.safe_load``).
 """
 
 from __future__ import annotations
@@ -35,41 +39,19 @@ from __future__ import annotations
 import copyreg
 import struct
 import sys
-from array import array
 from collections.abc import Callable
 from dataclasses import MISSING, fields, is_dataclass
 from typing import Any, TypeVar
 
-__all__ = ["compact", "EXTENSION_CODES", "rebuilder", "Codec", "DAY", "OPT_DAY", "PHONE",
-           "enum_codec", "months_encode", "months_decode",
-           "le_bytes", "from_le_bytes"]
+__all__ = ["compact", "register", "rebuilder", "reducer", "is_rebuild", "Codec", "DAY", "OPT_DAY", "PHONE",
+           "enum_codec", "months_encode", "months_decode"]
 
 T = TypeVar("T")
 
-# (module, rebuild function name) -> code. Private-use codes: at most 16 (240-255), for the
-# classes pickled most often (one per person / family / offer key, one per exchanged item).
-# Registered here, on the first import of any ``state`` module, so a process that loads
-# such a pickle finds the code even before it imports the class's own module.
-EXTENSION_CODES: dict[tuple[str, str], int] = {
-    ("state.person_stage", "_PersonSlot"): 240,
-    ("state.person", "_PersonCard"): 241,
-    ("state.family", "_FamilyCard"): 242,
-    ("state.family", "_MemberUpdate"): 243,
-    ("state.events", "_Event"): 244,
-    ("state.events", "_Origin"): 245,
-    ("state.person", "_Ruling"): 246,
-    ("state.rights", "_Digest"): 247,
-    ("state.person_stage", "_Rejection"): 248,
-    ("state.offers", "_OfferSlot"): 249,
-    ("state.offers", "_IssuedOffer"): 250,
-    ("state.calendar", "_Timer"): 251,
-    ("flows.routing", "_Tick"): 252,
-    ("flows.routing", "_BirthTick"): 253,
-    ("flows.routing", "_BirthReg"): 254,
-    ("flows.routing", "_QuarterWake"): 255,
-}
-for (_module, _name), _code in EXTENSION_CODES.items():
-    copyreg.add_extension(_module, _name, _code)
+# Every rebuild function registered (by ``compact`` or ``register``), by class and by the
+# (module, name) pickles know it by.
+_REBUILDS: dict[type, Callable[..., Any]] = {}
+_BY_NAME: dict[tuple[str, str], Callable[..., Any]] = {}
 
 _MISSING = object()
 _CODEC_SCOPE: dict[str, Any] = {}  # names the codec templates use (``enum_codec`` tables)
@@ -79,24 +61,46 @@ Codec = tuple[Callable[[Any], Any] | str, Callable[[Any], Any] | str]
 
 
 def compact(cls: type[T] | None = None, /, *, order: tuple[str, ...] = (),
-            codecs: dict[str, Codec] | None = None) -> Any:
-    """Class decorator (outermost, above ``@dataclass(slots=True, ...)``); see the module doc.
+            codecs: dict[str, Codec] | None = None, home: str | None = None) -> Any:
+    """Register ``cls``'s compact reduction; a function, or a class decorator (outermost, above
+    ``@dataclass(slots=True, ...)``) for the classes that may name the store; see the module doc.
 
     ``order``: field names to put first in the pickled tuple (the rest follow in declaration
     order). Put fields that usually hold their default last: trailing defaults are dropped.
+    ``home``: the module the rebuild function is defined in (default: the class's own).
     """
 
     def wrap(c: type[T]) -> type[T]:
-        _install(c, order, codecs or {})
+        _install(c, order, codecs or {}, home or c.__module__)
         return c
 
     return wrap if cls is None else wrap(cls)
 
 
+def register(cls: type, reduce: Callable[[Any], tuple[Any, tuple[Any, ...]]], rebuild: Callable[..., Any]) -> None:
+    """Register a hand-written reduction (``reduce(obj) -> (rebuild, args)``) and its module-level
+    rebuild function, for a class whose pickle ``compact`` cannot generate."""
+    if cls in _REBUILDS:
+        raise TypeError(f"{cls.__name__} already has a reduction")
+    _REBUILDS[cls] = _BY_NAME[(rebuild.__module__, rebuild.__qualname__)] = rebuild
+    copyreg.pickle(cls, reduce)
+
+
 def rebuilder(cls: type) -> Callable[..., Any]:
-    """The generated rebuild function of a ``@compact`` class: a fast constructor taking the
-    pickled tuple's values (positionally, trailing defaults optional), bypassing ``__init__``."""
-    return getattr(sys.modules[cls.__module__], f"_{cls.__name__}")  # type: ignore[no-any-return]
+    """The rebuild function of a registered class: a fast constructor taking the pickled
+    tuple's values (positionally, trailing defaults optional), bypassing ``__init__``."""
+    return _REBUILDS[cls]
+
+
+def reducer(cls: type) -> Callable[[Any], tuple[Any, tuple[Any, ...]]]:
+    """The reduction registered for ``cls``: ``reducer(cls)(obj)`` is ``(rebuild, values)``."""
+    return copyreg.dispatch_table[cls]  # type: ignore[return-value]
+
+
+def is_rebuild(module: str, name: str, obj: object) -> bool:
+    """``obj``, found as ``module.name``, is a rebuild function registered here (and not, say,
+    another function of that module): what the safe unpickler lets a pickle call."""
+    return _BY_NAME.get((module, name)) is obj
 
 
 def _default_check(name: str, f: Any, scope: dict[str, Any]) -> str | None:
@@ -120,7 +124,7 @@ def _default_check(name: str, f: Any, scope: dict[str, Any]) -> str | None:
     return None
 
 
-def _install(cls: type, order: tuple[str, ...], codecs: dict[str, Codec]) -> None:
+def _install(cls: type, order: tuple[str, ...], codecs: dict[str, Codec], home_name: str) -> None:
     if not is_dataclass(cls) or "__slots__" not in cls.__dict__:
         raise TypeError(f"@compact needs a @dataclass(slots=True) class, got {cls!r}")
     by_name = {f.name: f for f in fields(cls)}
@@ -128,10 +132,10 @@ def _install(cls: type, order: tuple[str, ...], codecs: dict[str, Codec]) -> Non
     if unknown or len(set(order)) != len(order):
         raise TypeError(f"{cls.__name__}: bad order/codecs names {unknown or order}")
     names = list(order) + [n for n in by_name if n not in order]
-    module = sys.modules[cls.__module__]
+    home = sys.modules[home_name]
     rebuild_name = f"_{cls.__name__}"
-    if hasattr(module, rebuild_name):
-        raise TypeError(f"{cls.__module__}.{rebuild_name} already exists")
+    if hasattr(home, rebuild_name) or cls in _REBUILDS:
+        raise TypeError(f"{home_name}.{rebuild_name} already exists")
 
     scope: dict[str, Any] = {**_CODEC_SCOPE, "_new": object.__new__, "_M": _MISSING, "_C": cls}
     checks = [_default_check(n, by_name[n], scope) for n in names]  # on locals named v_<field>
@@ -149,7 +153,7 @@ def _install(cls: type, order: tuple[str, ...], codecs: dict[str, Codec]) -> Non
         return f"_{('enc', 'dec')[which]}_{n}(v_{n})"
 
     encoded = [coded(n, 0) for n in names]
-    lines = ["def __reduce_ex__(self, _protocol=None):"]
+    lines = ["def _reduce(self):"]
     lines += [f"    v_{n} = self.{n}" for n in names]
     for k in range(len(names), required, -1):  # k fields sent; check field k-1, then fewer
         lines.append(f"    if not {checks[k - 1]}: return (_R, ({', '.join(encoded[:k])},))")
@@ -186,10 +190,11 @@ def _install(cls: type, order: tuple[str, ...], codecs: dict[str, Codec]) -> Non
 
     rebuild = scope["_R"]
     rebuild.__name__ = rebuild.__qualname__ = rebuild_name
-    rebuild.__module__ = cls.__module__
-    setattr(module, rebuild_name, rebuild)
-    cls.__reduce_ex__ = scope["__reduce_ex__"]  # type: ignore[method-assign]
-    cls.__reduce__ = scope["__reduce_ex__"]  # type: ignore[method-assign]
+    rebuild.__module__ = home_name
+    setattr(home, rebuild_name, rebuild)  # where ``pickle`` finds it by name
+    reduce = scope["_reduce"]
+    reduce.__name__ = reduce.__qualname__ = f"_reduce{rebuild_name}"
+    register(cls, reduce, rebuild)
 
 
 def _twin(cls: type) -> type:
@@ -276,23 +281,3 @@ def _packer(fmt: str) -> struct.Struct:
     if s is None:
         s = _PACKERS[fmt] = struct.Struct(fmt)
     return s
-
-
-_SWAP = sys.byteorder != "little"
-assert array("H").itemsize == 2 and array("I").itemsize == 4 and array("q").itemsize == 8
-
-
-def le_bytes(a: array) -> bytes:
-    """Little-endian bytes of an array (the pickled form is the same on every machine)."""
-    if _SWAP:
-        a = array(a.typecode, a)
-        a.byteswap()
-    return a.tobytes()
-
-
-def from_le_bytes(typecode: str, b: bytes) -> array:
-    a = array(typecode)
-    a.frombytes(b)
-    if _SWAP:
-        a.byteswap()
-    return a
