@@ -2,7 +2,7 @@
 
 KIND is one of
 
-- ``full``: familycard's whole flow (``flows.kafka_flow.kafka_flow``): aligned source, decode,
+- ``full``: familycard's whole flow (``flows.kafka.flow.kafka_flow``): aligned source, decode,
   validate, person and family stages, every rule, the offer stage, four Kafka sinks;
 - ``aligned``: a bare passthrough on the same I/O: ``AlignedKafkaSource`` → orjson decode and
   encode → ``KafkaTopicSink``;
@@ -40,7 +40,7 @@ def build(kind: str, bootstrap: str, in_prefix: str, out_prefix: str, stop_at_en
 
     inputs = [in_prefix + t for t in INPUT_TOPICS]
     if kind == "full":
-        from flows.kafka_flow import kafka_flow
+        from flows.kafka.flow import kafka_flow
 
         kw = {"epoch_seconds": epoch_seconds} if epoch_seconds else {}
         return kafka_flow(bootstrap, stop_at_end=stop_at_end, input_topics=tuple(inputs),

@@ -30,7 +30,7 @@ from bench.common import BENCH_DIR, PY, ROOT
 __all__ = ["Profile", "record", "analyse"]
 
 PROJECT_DIRS = ("flows/", "state/", "rules/", "schemas/", "familycard/")
-_ENTRY = ("familycard/__main__.py", "familycard/cli.py", "flows/runner.py", "flows/kafka_flow.py")
+_ENTRY = ("familycard/__main__.py", "familycard/cli.py", "flows/runner.py", "flows/kafka/flow.py")
 
 
 def _project(where: str) -> bool:

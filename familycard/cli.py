@@ -422,13 +422,13 @@ def _file_flow(input_path: Path, out: Path, simulate_citizens: bool = False,  # 
 
 
 def _run_kafka(config: RunConfig, state: Any) -> int:
-    from flows.kafka_flow import run_kafka
+    from flows.kafka.flow import run_kafka
 
     return run_kafka(config, state)
 
 
 def cmd_simulate_citizens(args: argparse.Namespace) -> int:
-    from flows.citizens_kafka import simulate_citizens
+    from flows.kafka.citizens import simulate_citizens
 
     n = simulate_citizens(args.kafka, args.notifications_topic, args.replies_topic, stop_at_end=args.stop_at_end)
     print(f"sent {n} simulated replies to {args.replies_topic}", file=sys.stderr)

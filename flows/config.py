@@ -2,7 +2,7 @@
 
 The command line (``familycard.cli``) parses its flags once, resolves every default once
 (epoch interval, shard count, whether citizens are simulated) and builds a ``RunConfig``;
-``flows.kafka_flow.run_kafka`` and the file replay take that object, never the parsed flags.
+``flows.kafka.flow.run_kafka`` and the file replay take that object, never the parsed flags.
 A cluster's parent starts its processes with ``config.child_argv()``: the whole object written
 back as the flags it was parsed from (``to_argv``), field by field from each field's ``flag``
 metadata, to which ``flows.runner.run_cluster`` appends ``--process-id`` and ``--addresses``.

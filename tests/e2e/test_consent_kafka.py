@@ -11,7 +11,7 @@ import pytest
 from bytewax.testing import run_main
 
 from flows.kafka.admin import ensure_topics, produce_all, read_topic
-from flows.kafka_flow import kafka_flow
+from flows.kafka.flow import kafka_flow
 from flows.topics import INPUT_TOPICS, OUTPUT_TOPICS, topic_of
 from rules.decisions import notification_id
 from schemas.validation import validate_output
@@ -152,7 +152,7 @@ def test_replaying_the_same_input_gives_the_same_assignments(produced: tuple[str
 
 def test_simulate_citizens_answers_offers_from_the_topic(kafka_bootstrap: str, unique_topic_prefix: str) -> None:
     from flows.citizens import reply_for
-    from flows.citizens_kafka import simulate_citizens
+    from flows.kafka.citizens import simulate_citizens
 
     notes, replies = unique_topic_prefix + "notifications", unique_topic_prefix + "sms.replies"
     ensure_topics(kafka_bootstrap, [notes, replies])

@@ -10,7 +10,7 @@ import pytest
 from bytewax.testing import run_main
 
 from flows.kafka.admin import ensure_topics, produce_all, read_topic
-from flows.kafka_flow import kafka_flow
+from flows.kafka.flow import kafka_flow
 from flows.topics import INPUT_TOPICS, OUTPUT_TOPICS
 from schemas.validation import validate_output
 from tests import scenario

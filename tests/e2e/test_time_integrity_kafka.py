@@ -34,7 +34,7 @@ from familycard.generator import generate
 from familycard.summary import accounted_now
 from flows import metrics
 from flows.kafka.admin import ensure_topics, produce_all, read_topic
-from flows.kafka_flow import kafka_flow
+from flows.kafka.flow import kafka_flow
 from flows.topics import INPUT_TOPICS, OUTPUT_TOPICS, topic_of
 from rules.decisions import notification_id
 from schemas.validation import validate_output

@@ -168,16 +168,16 @@ def _capture(monkeypatch: pytest.MonkeyPatch) -> list[tuple[list[str], int]]:
 def test_every_cluster_launch_hands_its_members_the_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """File replay, Kafka and what-if start their members with ``config.child_argv()``: the
     members get the parent's configuration whole (no argv rebuilt by hand per command)."""
-    import flows.kafka_flow
+    import flows.kafka.flow
 
     seen = _capture(monkeypatch)
     events = tmp_path / "events.jsonl"
     events.write_text('{"type": "day", "occurred_on": "2026-01-01"}\n')
     reform = tmp_path / "r.json"
     reform.write_text('{"label": "r", "dated": {"mci": {"values": {"2026-01-01": 5000}}}}')
-    monkeypatch.setattr(flows.kafka_flow, "_unreachable", lambda *_a, **_k: None)
-    monkeypatch.setattr(flows.kafka_flow, "_safe_start", lambda *_a, **_k: True)
-    monkeypatch.setattr(flows.kafka_flow, "ensure_topics", lambda *_a, **_k: None)
+    monkeypatch.setattr(flows.kafka.flow, "_unreachable", lambda *_a, **_k: None)
+    monkeypatch.setattr(flows.kafka.flow, "_safe_start", lambda *_a, **_k: True)
+    monkeypatch.setattr(flows.kafka.flow, "ensure_topics", lambda *_a, **_k: None)
     commands = [
         ["run", "--input", str(events), "--output", str(tmp_path / "out"), "--workers", "2", "--shards", "8",
          "--metrics-port", "9300"],

@@ -85,7 +85,7 @@ def test_every_property_reaches_the_clients_unchanged(tmp_path: Path, monkeypatc
     """What the flow hands confluent-kafka (hence librdkafka), recorded by stand-in client classes."""
     import flows.kafka.exactly_once as exactly_once
     import flows.kafka.source as kafka_source
-    from flows.kafka_flow import kafka_flow
+    from flows.kafka.flow import kafka_flow
 
     path = tmp_path / "familycard.toml"
     path.write_text(FILE)

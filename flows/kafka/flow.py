@@ -1,4 +1,5 @@
-"""Live mode: the same dataflow between the contract's Kafka topics."""
+"""Live mode: the same dataflow between the contract's Kafka topics (``flows.dataflow``, with the
+sources and sinks of this package)."""
 
 from __future__ import annotations
 
