@@ -319,7 +319,7 @@ class RocksStore:
         opt.set_compression_type(DBCompressionType.lz4())
         opt.increase_parallelism(2)
         opt.set_keep_log_file_num(2)
-        self.db = Rdict(str(self.path), options=opt)
+        self.db: Any = Rdict(str(self.path), options=opt)  # raw mode: bytes in, bytes out
         self.sync = WriteOptions()
         self.sync.sync = True
         found = self.db.get(META)
