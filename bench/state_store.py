@@ -17,7 +17,11 @@ same synthetic workload (same keys, same values, same updates, epoch by epoch):
   ``u`` + epoch + key, the store's epoch under ``m``, and a range delete of undo records older
   than the window. A rewind to epoch ``r`` applies the undo records of the newer epochs, newest
   first, one batch per epoch.
-- ``lmdb``: the same records in one write transaction per epoch (``sync=True``).
+- ``rocksdb-shards``: the layout ``docs/DESIGN.md`` chose, as a ``ShardLogic`` would use it: keys
+  shard first, one unsynced batch per touched shard (its ``snapshot()``) with undo records
+  under (shard, the shard's version, key), one ``flush_wal(sync=True)`` per epoch; a rewind
+  takes each shard back to its token (its version at the target epoch), as a resume would;
+- ``lmdb``: the same records as ``rocksdb`` in one write transaction per epoch (``sync=True``).
 
 Values are real pickles (``store.compact``) of ``PersonSlot`` and ``FamilyCard`` objects made by
 the generator and the person stage (as ``bench/state_size.py`` does), drawn from a pool so that
@@ -69,7 +73,7 @@ import orjson
 import store  # noqa: F401 - registers the compact reductions the slots are pickled with
 from flows.shards import DEFAULT_SHARDS, shard_number
 
-__all__ = ["Workload", "ReferenceStore", "RocksStore", "LmdbStore", "main"]
+__all__ = ["Workload", "ReferenceStore", "RocksStore", "RocksShardStore", "LmdbStore", "main"]
 
 PROTOCOL = pickle.HIGHEST_PROTOCOL
 NATION_PEOPLE = 20_000_000
@@ -325,6 +329,11 @@ class RocksStore:
         found = self.db.get(META)
         self.epoch = 0 if found is None else struct.unpack(">Q", found)[0]
 
+    def _settle(self) -> None:
+        """Compact the loaded keys now: a seed would arrive as sorted files, and the load's
+        compaction debt must not be paid inside the measured epochs."""
+        self.db.compact_range(None, None)
+
     def _batch(self) -> Any:
         from rocksdict import WriteBatch
 
@@ -340,6 +349,7 @@ class RocksStore:
             self.db.write(wb)
         self.db.put(META, struct.pack(">Q", 0), self.sync)
         self.db.flush()
+        self._settle()
         return written
 
     def apply(self, epoch: int, ops: list[tuple[bytes, bytes | None]]) -> int:
@@ -399,6 +409,109 @@ class RocksStore:
     def reopen_first(self, first: bytes) -> bytes | None:
         self._open()
         return self.db.get(DATA + first)  # type: ignore[no-any-return]
+
+
+class RocksShardStore(RocksStore):
+    """The RocksDB layout ``docs/DESIGN.md`` proposes: what a ``ShardLogic`` would do with it.
+
+    Keys are laid out shard first (a shard's keys are one range); each touched shard's
+    ``snapshot()`` writes its own batch, unsynced — its new values, undo records under
+    (shard, the shard's version, key), the shard's version — and the epoch ends with one
+    ``flush_wal(sync=True)``. The token Bytewax would store for a shard is its version
+    (``tokens``: every shard's version after each epoch); a rewind takes each shard back to its
+    token by its own undo records.
+    """
+
+    name = "rocksdb-shards"
+
+    def __init__(self, path: Path, shards: int) -> None:
+        self.shards = shards
+        self.versions: dict[int, int] = {}
+        self.tokens: dict[int, dict[int, int]] = {}
+        super().__init__(path)
+
+    def _open(self) -> None:
+        super()._open()
+        self.versions = {struct.unpack(">H", k[1:])[0]: struct.unpack(">Q", v)[0]
+                         for k, v in self._prefix(META) if k != META}
+
+    def _dk(self, k: bytes) -> bytes:
+        return DATA + struct.pack(">H", shard_number(k.decode(), self.shards)) + k
+
+    @staticmethod
+    def _uk(shard: int, version: int, key: bytes = b"") -> bytes:
+        return UNDO + struct.pack(">HQ", shard, version) + key
+
+    def load(self, w: Workload) -> int:
+        written = 0
+        for start in range(0, w.keys, 100_000):
+            wb = self._batch()
+            for i in range(start, min(w.keys, start + 100_000)):
+                k = w.key(i)
+                wb.put(self._dk(k), w.initial(i))
+            written += wb.size_in_bytes()
+            self.db.write(wb)
+        self.db.put(META, struct.pack(">Q", 0), self.sync)
+        self.db.flush()
+        self._settle()
+        return written
+
+    def apply(self, epoch: int, ops: list[tuple[bytes, bytes | None]]) -> int:
+        by_shard: dict[int, list[tuple[bytes, bytes | None]]] = {}
+        for k, v in ops:
+            by_shard.setdefault(shard_number(k.decode(), self.shards), []).append((k, v))
+        written = 0
+        for shard, shard_ops in sorted(by_shard.items()):  # one ShardLogic.snapshot() each
+            version = self.versions.get(shard, 0) + 1
+            sh = struct.pack(">H", shard)
+            keys = [DATA + sh + k for k, _ in shard_ops]
+            olds = self.db.get(keys)
+            wb = self._batch()
+            for (k, v), dk, old in zip(shard_ops, keys, olds):
+                wb.put(self._uk(shard, version, k), ABSENT if old is None else PRESENT + old)
+                if v is None:
+                    wb.delete(dk)
+                else:
+                    wb.put(dk, v)
+            wb.put(META + sh, struct.pack(">Q", version))
+            if version > WINDOW:
+                wb.delete_range(self._uk(shard, 0), self._uk(shard, version - WINDOW + 1))
+            written += wb.size_in_bytes()
+            self.db.write(wb)  # unsynced: in the operating system once write() returns
+            self.versions[shard] = version
+        self.db.put(META, struct.pack(">Q", epoch))
+        self.db.flush_wal(True)  # the epoch's one fsync, before Bytewax would commit it
+        self.epoch = epoch
+        self.tokens[epoch] = dict(self.versions)
+        return written
+
+    def rewind(self, target: int) -> None:
+        tokens = self.tokens[target]
+        for shard, version in sorted(self.versions.items()):
+            sh = struct.pack(">H", shard)
+            for v in range(version, tokens.get(shard, 0), -1):
+                prefix = self._uk(shard, v)
+                wb = self._batch()
+                for k, old in self._prefix(prefix):
+                    dk = DATA + sh + k[len(prefix):]
+                    if old == ABSENT:
+                        wb.delete(dk)
+                    else:
+                        wb.put(dk, old[1:])
+                    wb.delete(k)
+                wb.put(META + sh, struct.pack(">Q", v - 1))
+                self.db.write(wb)
+            self.versions[shard] = tokens.get(shard, 0)
+        self.db.put(META, struct.pack(">Q", target))
+        self.db.flush_wal(True)
+        self.epoch = target
+
+    def items(self) -> Iterator[tuple[bytes, bytes]]:
+        return iter(sorted((k[3:], v) for k, v in self._prefix(DATA)))
+
+    def reopen_first(self, first: bytes) -> bytes | None:
+        self._open()
+        return self.db.get(self._dk(first))  # type: ignore[no-any-return]
 
 
 class LmdbStore:
@@ -534,14 +647,17 @@ class StoreResult:
 
 
 def _make(name: str, path: Path, shards: int) -> Any:
-    return ReferenceStore(path, shards) if name == "reference" else RocksStore(path) if name == "rocksdb" \
-        else LmdbStore(path)
+    if name == "reference":
+        return ReferenceStore(path, shards)
+    if name == "rocksdb-shards":
+        return RocksShardStore(path, shards)
+    return RocksStore(path) if name == "rocksdb" else LmdbStore(path)
 
 
-def _kill_child(name: str, path: Path, w: Workload, start: int, log: str) -> None:
+def _kill_child(name: str, path: Path, shards: int, w: Workload, start: int, log: str) -> None:
     """Runs epochs after ``start`` (at most WINDOW - 3, so a rewind can reach back) until killed."""
     fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND)
-    s = _make(name, path, 0)
+    s = _make(name, path, shards)
     for epoch in range(start + 1, start + WINDOW - 2):
         os.write(fd, b"begin %d\n" % epoch)
         s.apply(epoch, w.ops(epoch))
@@ -589,7 +705,7 @@ def run_store(name: str, w: Workload, work: Path, shards: int, rewind: int, out:
     if name != "reference":
         s.close()
         log = str(work / f"{name}.kill.log")
-        child = mp.get_context("fork").Process(target=_kill_child, args=(name, path, w, last, log))
+        child = mp.get_context("fork").Process(target=_kill_child, args=(name, path, shards, w, last, log))
         per_epoch = r.phases[-1].seconds / r.phases[-1].epochs
         child.start()
         while True:  # kill in the middle of the second epoch the child runs
@@ -608,6 +724,9 @@ def run_store(name: str, w: Workload, work: Path, shards: int, rewind: int, out:
         r.kill_restart_s = time.perf_counter() - t
         r.kill = (f"{name}: child killed {'mid-epoch ' if mid else 'after epoch '}{lines[-1].split()[1]}; "
                   f"store reopened at epoch {s.epoch}")
+        if isinstance(s, RocksShardStore):
+            ahead = sum(v > s.tokens[last].get(shard, 0) for shard, v in s.versions.items())
+            r.kill += f", {ahead} shards past their epoch-{last} token"
         s.rewind(last)
         r.digests[f"epoch {last}"] = digest(s.items())
         t = time.perf_counter()
@@ -749,7 +868,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"pool: {len(people)} person slots, {len(families)} family cards ({time.perf_counter() - t:.0f} s)")
     work = args.work or Path(tempfile.mkdtemp(prefix="state-store-"))
     try:
-        results = run_all(w, work, args.shards, args.rewind, ["reference", "rocksdb", "lmdb"])
+        results = run_all(w, work, args.shards, args.rewind, ["reference", "rocksdb", "rocksdb-shards", "lmdb"])
     finally:
         if args.work is None:
             shutil.rmtree(work, ignore_errors=True)
