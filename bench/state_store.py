@@ -38,8 +38,9 @@ further back), each checked against the reference's content at that epoch by a d
 every (key, value). Bytes written are counted twice: what the store is handed per epoch
 (payload: keys + values + undo records) and what the process wrote to files (``wchar`` of
 ``/proc/self/io``, background threads included; RocksDB's memtable flush is forced at the end
-of each K phase so its deferred write is counted in the phase; compaction beyond that is
-reported from RocksDB's statistics). Restart times are with a warm page cache.
+of each K phase so its deferred write is counted in the phase, and its load is compacted
+before the epochs so the load's debt is not; compaction beyond that is reported from
+RocksDB's statistics). Restart times are with a warm page cache.
 
 Run: ``python -m bench.state_store [--keys 2000000] [--epochs 5] [--touched 100,1000,10000]``;
 ``--json PATH`` also writes the figures for ``tests/bench/test_bench_state_store.py``.
