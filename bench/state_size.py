@@ -334,7 +334,10 @@ def synthetic() -> list[Row]:
     ]
 
 
-def population(families: int, days: int) -> list[Row]:
+def population_state(families: int, days: int) -> tuple[dict[str, PersonSlot], dict[str, FamilyCard]]:
+    """Every person slot and family card after feeding the generator's messages (``families``
+    families, ``days`` days) through decode, route, the person stage and ``apply_update`` (no
+    rules: the family cards hold members only). ``bench.state_store`` measures the same state."""
     from familycard.generator import generate
     from flows.routing import PERSON, Router
     from rules.params import load_params
@@ -344,7 +347,6 @@ def population(families: int, days: int) -> list[Row]:
     params = load_params()
     router = Router(params, 15)
     settings = PersonSettings(params.scalar_int("late_record_days"), params.scalar_int("adult_age_years"))
-
     slots: dict[str, PersonSlot] = {}
     fams: dict[str, FamilyCard] = {}
     for i, msg in enumerate(generate(families, dt.date(2026, 1, 1), days)):
@@ -361,6 +363,11 @@ def population(families: int, days: int) -> list[Row]:
                     if fam is None:
                         fam = fams[out.family_id] = FamilyCard(out.family_id)
                     apply_update(fam, out)
+    return slots, fams
+
+
+def population(families: int, days: int) -> list[Row]:
+    slots, fams = population_state(families, days)
     people = [s for s in slots.values() if s.card.registered]
     seen_of = {k: s.seen for k, s in slots.items()}
     fam_list = [f for f in fams.values() if f.members]

@@ -91,36 +91,10 @@ DATA, UNDO, META = b"d", b"u", b"m"
 
 def real_pickles(families: int, days: int) -> tuple[list[bytes], list[bytes]]:
     """Pickled PersonSlot and FamilyCard objects after feeding the generator's messages through
-    decode, route, the person stage and ``apply_update`` (``bench.state_size.population``)."""
-    import datetime as dt
+    decode, route, the person stage and ``apply_update`` (``bench.state_size.population_state``)."""
+    from bench.state_size import population_state
 
-    from familycard.generator import generate
-    from flows.routing import PERSON, Router
-    from rules.params import load_params
-    from schemas.codec import RawMessage, decode
-    from state.events import Event
-    from state.family import FamilyCard, MemberUpdate, apply_update
-    from state.person_slot import PersonSettings, PersonSlot
-
-    params = load_params()
-    router = Router(params, 15)
-    settings = PersonSettings(params.scalar_int("late_record_days"), params.scalar_int("adult_age_years"))
-    slots: dict[str, PersonSlot] = {}
-    fams: dict[str, FamilyCard] = {}
-    for i, msg in enumerate(generate(families, dt.date(2026, 1, 1), days)):
-        e = decode(RawMessage("bench", orjson.dumps(msg), None, 0, i, None, msg, i))
-        if not isinstance(e, Event) or e.type in ("day", "sms_reply"):
-            continue
-        for _dest, key, (event, role) in [r for r in router.route(e) if r[0] == PERSON]:
-            slot = slots.get(key)
-            if slot is None:
-                slot = slots[key] = PersonSlot.empty(key)
-            for out in slot.on_event(event, role, settings):
-                if isinstance(out, MemberUpdate):
-                    fam = fams.get(out.family_id)
-                    if fam is None:
-                        fam = fams[out.family_id] = FamilyCard(out.family_id)
-                    apply_update(fam, out)
+    slots, fams = population_state(families, days)
     people = [pickle.dumps(s, PROTOCOL) for s in slots.values() if s.card.registered]
     cards = [pickle.dumps(f, PROTOCOL) for f in fams.values() if f.members]
     return people, cards
