@@ -60,9 +60,10 @@ def renewed(right: Right, plan: RevisePlan, me: Digest | None, terms: OfferTerms
                        _event_or_tick(cause.event, issued), issued + terms.reminder_days)
 
 
-def with_timers(offer: IssuedOffer, nid: str, terms: OfferTerms) -> list[Any]:
-    """The offer and the timers of its slot ``nid``: reminder, lapse, and the slot's expiries."""
-    issued = offer.issued_on
+def with_timers(offer: IssuedOffer, terms: OfferTerms) -> list[Any]:
+    """The offer and the timers of its slot (``offer.base``, the right's first offer id, which a
+    renewal names): reminder, lapse, and the slot's expiries."""
+    issued, nid = offer.issued_on, offer.base
     return [offer, Timer(issued + terms.reminder_days, nid, REMIND),
             Timer(issued + terms.consent_days + 1, nid, LAPSE),
             *(Timer(day, nid, EXPIRE) for day in expiry_days(offer))]
@@ -71,7 +72,7 @@ def with_timers(offer: IssuedOffer, nid: str, terms: OfferTerms) -> list[Any]:
 def effects(d: Any, ledger: Ledger | None, terms: OfferTerms) -> list[Any]:
     """What the offer stage receives for one of the ledger's decisions other than a notice."""
     if isinstance(d, OfferOut):
-        return with_timers(offered(d.right, d.phone, d.language, d.iban, d.cause.event, terms), d.right.nid, terms)
+        return with_timers(offered(d.right, d.phone, d.language, d.iban, d.cause.event, terms), terms)
     if isinstance(d, RevisePlan):
         return _revise(d, ledger, terms)
     if isinstance(d, End) and d.settle_on is not None:
@@ -86,7 +87,7 @@ def _revise(plan: RevisePlan, ledger: Ledger | None, terms: OfferTerms) -> list[
     timers: list[Any] = []
     if not plan.annual:  # the January re-pricing is kept for the consent, not offered again
         me = ledger.persons.get(ledger.iin) if ledger is not None else None
-        renewal, *timers = with_timers(renewed(right, plan, me, terms), right.nid, terms)
+        renewal, *timers = with_timers(renewed(right, plan, me, terms), terms)
     return [Revise(right.nid, plan.amount, plan.end_month, plan.from_month, plan.reason, cause.recorded_on,
                    plan.annual, renewal, cause.late, cause.event), *timers]
 
