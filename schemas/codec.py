@@ -231,52 +231,47 @@ def dead_letter_record(origin: Origin, code: str, message: str, path: str = "") 
 
 def notification_record(d: Decision, phone: str | None, language: str, family_id: str | None) -> dict[str, Any]:
     """Contract §2 ``notifications``; a recipient without a phone still gets a record."""
+    return _notification(d.notification_id, d.kind, d.code, d.recipient, family_id, phone, language,
+                         render(d.code, d.kind, d.amount_kzt, d.reply_by, valid_until=dict(d.facts).get("valid_until")),
+                         d.reasons, d.rule, d.amount_kzt, d.period, d.occurred_on, d.issued_on, d.reply_by)
+
+
+def offer_record(offer: IssuedOffer) -> dict[str, Any]:
+    """Contract §2 ``notifications``, kind ``offer``: an issued offer, written as its decision was
+    (``notification_record``); the text is rendered from its terms."""
+    return _notification(offer.nid, OFFER, offer.code, offer.iin, offer.family_id, offer.phone, offer.language,
+                         render(offer.code, OFFER, offer.amount, offer.reply_by), offer.reasons, offer.rule,
+                         offer.amount, offer.period, offer.occurred_on, offer.issued_on, offer.reply_by)
+
+
+def _notification(nid: str, kind: str, code: str, iin: str, family_id: str | None, phone: str | None,
+                  language: str, text: dict[str, str], reasons: tuple[str, ...], rule: str, amount: int | None,
+                  period: str | None, occurred_on: Day | None, issued_on: Day | None,
+                  reply_by: Day | None) -> dict[str, Any]:
+    """One notification record, its keys in the contract's order (a reminder, withdrawal or change
+    is an offer's record with some keys replaced, so the order holds for every kind)."""
     return {
-        "notification_id": d.notification_id,
-        "kind": d.kind,
-        "code": d.code,
-        "iin": d.recipient,
+        "notification_id": nid,
+        "kind": kind,
+        "code": code,
+        "iin": iin,
         "family_id": family_id,
         "phone": phone,
         "language": language,
         "sender": SENDER,
-        "text": render(d.code, d.kind, d.amount_kzt, d.reply_by,
-                       valid_until=dict(d.facts).get("valid_until")),
-        "reasons": list(d.reasons),
-        "rule": d.rule,
-        "amount_kzt": d.amount_kzt,
-        "period": d.period,
-        "occurred_on": _iso(d.occurred_on),
-        "issued_on": _iso(d.issued_on),
-        "reply_by": _iso(d.reply_by),
+        "text": text,
+        "reasons": list(reasons),
+        "rule": rule,
+        "amount_kzt": amount,
+        "period": period,
+        "occurred_on": _iso(occurred_on),
+        "issued_on": _iso(issued_on),
+        "reply_by": _iso(reply_by),
     }
 
 
 def _iso(d: Day | None) -> str | None:
     return None if d is None else dates.iso(d)
-
-
-def offer_record(offer: IssuedOffer) -> dict[str, Any]:
-    """Contract §2 ``notifications``, kind ``offer``: an issued offer, as ``notification_record``
-    writes a decision (the same keys in the same order); the text is rendered from its terms."""
-    return {
-        "notification_id": offer.nid,
-        "kind": OFFER,
-        "code": offer.code,
-        "iin": offer.iin,
-        "family_id": offer.family_id,
-        "phone": offer.phone,
-        "language": offer.language,
-        "sender": SENDER,
-        "text": render(offer.code, OFFER, offer.amount, offer.reply_by),
-        "reasons": list(offer.reasons),
-        "rule": offer.rule,
-        "amount_kzt": offer.amount,
-        "period": offer.period,
-        "occurred_on": dates.iso(offer.occurred_on),
-        "issued_on": dates.iso(offer.issued_on),
-        "reply_by": dates.iso(offer.reply_by),
-    }
 
 
 def reminder_record(offer: IssuedOffer, on: Day) -> dict[str, Any]:
